@@ -1,0 +1,139 @@
+//! The command line: `pvledger serve | migrate | registry import/export | demo`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{self, Application};
+use crate::audit;
+use crate::config::Config;
+use crate::demo;
+use crate::ledger::{self, ImportError};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "pvledger", version, about = "村级光伏扶贫电站监测与收益结算 — village PV station monitoring and revenue settlement")]
+pub struct Cli {
+    /// A TOML file layered over the built-in defaults (config/default.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (HTTP API) until SIGINT/SIGTERM.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Import or export the station ledger (台账) as CSV files.
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
+    /// Run the service on its own embedded database with the example county loaded.
+    Demo {
+        /// Database for the demo (default: sqlite://data/demo.sqlite, apart from a real ledger).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Import villages.csv, stations.csv, tariffs.csv, shares.csv, gateways.csv, devices.csv
+    /// (any subset) from DIR: all or nothing.
+    Import { dir: PathBuf },
+    /// Export the ledger as the same files into DIR.
+    Export { dir: PathBuf },
+}
+
+/// Exit code for input the user must fix (as opposed to 1 for failures of the system).
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+/// Runs a parsed command line; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    crate::logging::init(&config.log);
+    match cli.command {
+        Command::Serve => serve(config).await?,
+        Command::Migrate => {
+            let (store, mode) = Store::open(&config.database, &config.storage).await?;
+            println!("database is up to date ({}, time series: {mode:?})", store.backend().name());
+            store.close().await;
+        }
+        Command::Registry { command } => {
+            let (store, _) = Store::open(&config.database, &config.storage).await?;
+            let code = registry(&store, command).await?;
+            store.close().await;
+            return Ok(code);
+        }
+        Command::Demo { database } => {
+            config.database.url = database.unwrap_or_else(|| demo::DEMO_DATABASE_URL.to_owned());
+            let (store, mode) = Store::open(&config.database, &config.storage).await?;
+            let report = ledger::import_files(&store, demo::example_county(), "examples/county", &audit::cli_actor(), false)
+                .await
+                .context("loading the example county")?;
+            if report.changed_anything() {
+                println!("示例县台账已导入 / example county loaded into {}", config.database.url);
+            }
+            let app = Application::with_store(config, store, mode).await?;
+            println!("pvledger demo: http://{}/api/v1/stations  (Ctrl-C 停止 / to stop)", app.local_addr());
+            let token = CancellationToken::new();
+            app::cancel_on_signal(token.clone());
+            app.run(token).await?;
+        }
+    }
+    Ok(0)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    let token = CancellationToken::new();
+    app::cancel_on_signal(token.clone());
+    app.run(token).await
+}
+
+async fn registry(store: &Store, command: RegistryCommand) -> anyhow::Result<i32> {
+    match command {
+        RegistryCommand::Import { dir } => {
+            match ledger::import_dir(store, &dir, &audit::cli_actor(), true).await {
+                Ok(report) => {
+                    for (file, enc) in &report.encodings {
+                        tracing::debug!(file, encoding = ?enc, "read");
+                    }
+                    println!("{:<14} {:>6} {:>8} {:>10}", "file", "new", "changed", "unchanged");
+                    for s in &report.summary {
+                        println!("{:<14} {:>6} {:>8} {:>10}", s.file, s.new, s.changed, s.unchanged);
+                    }
+                    if !report.changed_anything() {
+                        println!("台账无变化 / nothing changed");
+                    }
+                    Ok(0)
+                }
+                Err(ImportError::Invalid(errors)) => {
+                    for e in &errors {
+                        eprintln!("{e}");
+                    }
+                    eprintln!("导入失败：{} 处错误，台账未作任何修改 / import refused: {} problem(s), nothing was changed", errors.len(), errors.len());
+                    Ok(EXIT_BAD_INPUT)
+                }
+                Err(ImportError::NoFiles(dir)) => {
+                    eprintln!("{}", ImportError::NoFiles(dir));
+                    Ok(EXIT_BAD_INPUT)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        RegistryCommand::Export { dir } => {
+            let written = ledger::export_dir(store, &dir).await?;
+            for (file, rows) in written {
+                println!("{} {rows} rows", dir.join(file).display());
+            }
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Layered configuration: the built-in `config/default.toml`, then an optional file given
+//! with `--config`, then environment variables `PVLEDGER__SECTION__KEY`.
+//!
+//! Every key remembers where its value came from, so that an invalid value stops start-up
+//! with a message that names the key, the source and the problem, something a county IT
+//! person can act on without reading the code.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The defaults shipped in the binary, so it runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Prefix of environment variables that override configuration keys.
+const ENV_PREFIX: &str = "PVLEDGER__";
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub time: TimeConfig,
+    pub storage: StorageConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://...`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeConfig {
+    /// The local time zone in which days and months are counted.
+    #[serde(deserialize_with = "deserialize_tz")]
+    pub zone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub compress_after_days: u32,
+    pub raw_retention_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn deserialize_tz<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono_tz::Tz, D::Error> {
+    let name = String::deserialize(d)?;
+    name.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "unknown time zone {name:?} (expected an IANA name such as \"Asia/Shanghai\")"
+        ))
+    })
+}
+
+/// Why the configuration could not be loaded. The message is shown to the operator as is.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {origin} is not valid TOML: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("configuration key `{key}` (from {origin}): {message}")]
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
+}
+
+/// Where a value came from, for error messages.
+type Origins = BTreeMap<String, String>;
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Config::load`] with an explicit environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut origins = Origins::new();
+        let mut merged = parse_toml(DEFAULT_TOML, "built-in defaults")?;
+        record_origins(&merged, "", "built-in defaults", &mut origins);
+
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let origin = path.display().to_string();
+            let layer = parse_toml(&text, &origin)?;
+            record_origins(&layer, "", &origin, &mut origins);
+            merge(&mut merged, layer);
+        }
+
+        let mut env: Vec<_> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        env.sort();
+        for (name, value) in env {
+            let key = name[ENV_PREFIX.len()..].to_lowercase().replace("__", ".");
+            set_dotted(&mut merged, &key, env_value(&value));
+            origins.insert(key, format!("environment variable {name}"));
+        }
+
+        let config = deserialize(merged, &origins)?;
+        config.validate(&origins)?;
+        Ok(config)
+    }
+
+    /// Checks that go beyond types: values that parse but cannot work.
+    fn validate(&self, origins: &Origins) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_owned(),
+            origin: origins.get(key).cloned().unwrap_or_default(),
+            message,
+        };
+        let url = &self.database.url;
+        if crate::store::Backend::from_url(url).is_none() {
+            return Err(invalid(
+                "database.url",
+                format!("{url:?} is neither sqlite://PATH nor postgres://... "),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid(
+                "database.max_connections",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Err(e) = self.log.level.parse::<tracing_subscriber::EnvFilter>() {
+            return Err(invalid("log.level", format!("not a valid log filter: {e}")));
+        }
+        Ok(())
+    }
+}
+
+fn parse_toml(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+        origin: origin.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Environment values are typed like TOML where they parse as such (numbers, booleans),
+/// and taken as plain strings otherwise, so `PVLEDGER__HTTP__LISTEN=0.0.0.0:80` needs no quotes.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_str())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn record_origins(table: &toml::Table, prefix: &str, origin: &str, out: &mut Origins) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => record_origins(t, &key, origin, out),
+            _ => {
+                out.insert(key, origin.to_owned());
+            }
+        }
+    }
+}
+
+fn merge(base: &mut toml::Table, layer: toml::Table) {
+    for (k, v) in layer {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(l)) => merge(b, l),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
+    match key.split_once('.') {
+        None => {
+            table.insert(key.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let entry = table
+                .entry(head.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(t) = entry {
+                set_dotted(t, rest, value);
+            }
+        }
+    }
+}
+
+fn deserialize(merged: toml::Table, origins: &Origins) -> Result<Config, ConfigError> {
+    let value = toml::Value::Table(merged);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // For an unknown key serde reports the parent path; name the key itself.
+        let key = match inner.split('`').nth(1) {
+            Some(field) if inner.starts_with("unknown field") => {
+                if path == "." || path.is_empty() {
+                    field.to_owned()
+                } else {
+                    format!("{path}.{field}")
+                }
+            }
+            _ => path,
+        };
+        let message = if inner.starts_with("unknown field") {
+            "unknown key (check the spelling against config/default.toml)".to_owned()
+        } else {
+            inner
+        };
+        ConfigError::Invalid {
+            origin: origins.get(&key).cloned().unwrap_or_else(|| "configuration".into()),
+            key,
+            message,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn built_in_defaults_are_valid_and_embedded() {
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(c.database.url, "sqlite://data/pvledger.sqlite");
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.time.zone, chrono_tz::Asia::Shanghai);
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("site.toml");
+        std::fs::write(
+            &file,
+            "[http]\nlisten = \"0.0.0.0:9000\"\n[database]\nmax_connections = 3\n",
+        )
+        .unwrap();
+        let c = Config::load_from(
+            Some(&file),
+            env(&[("PVLEDGER__HTTP__LISTEN", "127.0.0.1:9100"), ("OTHER", "x")]),
+        )
+        .unwrap();
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(c.database.max_connections, 3);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_the_environment_variable() {
+        let err = Config::load_from(None, env(&[("PVLEDGER__TIME__ZONE", "Asia/Shangai")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`time.zone`"), "{err}");
+        assert!(err.contains("PVLEDGER__TIME__ZONE"), "{err}");
+        assert!(err.contains("Asia/Shangai"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_file_is_refused_with_its_name_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("site.toml");
+        std::fs::write(&file, "[http]\nlisen = \"0.0.0.0:9000\"\n").unwrap();
+        let err = Config::load_from(Some(&file), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("`http.lisen`"), "{err}");
+        assert!(err.contains("site.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_database_url_of_another_kind_is_refused() {
+        let err = Config::load_from(None, env(&[("PVLEDGER__DATABASE__URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`database.url`"), "{err}");
+    }
+
+    #[test]
+    fn a_listen_address_without_port_is_refused() {
+        let err = Config::load_from(None, env(&[("PVLEDGER__HTTP__LISTEN", "localhost")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`http.listen`"), "{err}");
+    }
+
+    #[test]
+    fn numbers_from_the_environment_are_typed() {
+        let c = Config::load_from(None, env(&[("PVLEDGER__DATABASE__MAX_CONNECTIONS", "2")]))
+            .unwrap();
+        assert_eq!(c.database.max_connections, 2);
+    }
+}

@@ -1,0 +1,127 @@
+//! Read-only ledger endpoints: areas, villages, stations, devices.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::ledger::model::{Area, AreaLevel, Device, Share, Station, StationKind, Tariff};
+use crate::store::dispatch;
+
+/// `?area=CODE`: only what lies in that county, township or village.
+#[derive(Debug, Deserialize)]
+pub struct AreaFilter {
+    pub area: Option<String>,
+    pub kind: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Areas {
+    pub areas: Vec<Area>,
+}
+
+#[derive(Serialize)]
+pub struct Villages {
+    pub villages: Vec<Area>,
+}
+
+#[derive(Serialize)]
+pub struct Stations {
+    pub stations: Vec<Station>,
+}
+
+/// A station with everything the ledger knows about it.
+#[derive(Serialize)]
+pub struct StationDetail {
+    pub station: Station,
+    /// The tariff in force today (local time), if any.
+    pub tariff: Option<Tariff>,
+    /// The share set in force today.
+    pub shares: Vec<Share>,
+    pub tariff_history: Vec<Tariff>,
+    pub share_history: Vec<Share>,
+    pub devices: Vec<Device>,
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn areas(State(state): State<AppState>, Query(f): Query<AreaFilter>) -> Result<Json<Areas>, ApiError> {
+    let areas = dispatch!(&state.store, ledger::list_areas(f.area.as_deref()))?;
+    if let Some(root) = &f.area
+        && areas.is_empty()
+    {
+        return Err(ApiError::not_found("area", root));
+    }
+    Ok(Json(Areas { areas }))
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn villages(State(state): State<AppState>, Query(f): Query<AreaFilter>) -> Result<Json<Villages>, ApiError> {
+    let Json(Areas { areas }) = areas(State(state), Query(f)).await?;
+    Ok(Json(Villages { villages: areas.into_iter().filter(|a| a.level == AreaLevel::Village).collect() }))
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn stations(State(state): State<AppState>, Query(f): Query<AreaFilter>) -> Result<Json<Stations>, ApiError> {
+    let kind = match f.kind.as_deref() {
+        None => None,
+        Some(k) => Some(StationKind::parse(k).ok_or_else(|| {
+            ApiError::bad_request(format!("kind {k:?} is not one of: {}", StationKind::expected()))
+        })?),
+    };
+    if let Some(root) = &f.area
+        && dispatch!(&state.store, ledger::list_areas(Some(root.as_str())))?.is_empty()
+    {
+        return Err(ApiError::not_found("area", root));
+    }
+    let mut stations = dispatch!(&state.store, ledger::list_stations(f.area.as_deref()))?;
+    if let Some(kind) = kind {
+        stations.retain(|s| s.kind == kind);
+    }
+    Ok(Json(Stations { stations }))
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn station(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<StationDetail>, ApiError> {
+    let station = dispatch!(&state.store, ledger::get_station(&code))?.ok_or_else(|| ApiError::not_found("station", &code))?;
+    let (tariff_history, share_history, devices) = dispatch!(&state.store, ledger::station_details(&code))?;
+    let today = state.today();
+    Ok(Json(StationDetail {
+        tariff: in_force(&tariff_history, today, |t| t.valid_from).into_iter().next().cloned(),
+        shares: in_force(&share_history, today, |s| s.valid_from).into_iter().cloned().collect(),
+        station,
+        tariff_history,
+        share_history,
+        devices,
+    }))
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn device(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<Device>, ApiError> {
+    let device = dispatch!(&state.store, ledger::get_device(&code))?.ok_or_else(|| ApiError::not_found("device", &code))?;
+    Ok(Json(device))
+}
+
+/// The rows of the latest `valid_from` on or before `day` (a tariff, or a whole share set).
+pub fn in_force<T>(rows: &[T], day: NaiveDate, valid_from: impl Fn(&T) -> NaiveDate) -> Vec<&T> {
+    let Some(from) = rows.iter().map(&valid_from).filter(|d| *d <= day).max() else {
+        return Vec::new();
+    };
+    rows.iter().filter(|r| valid_from(r) == from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_set_starting_on_or_before_the_day_is_in_force() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let rows = vec![("A", d("2018-01-01")), ("B", d("2021-01-01")), ("C", d("2021-01-01")), ("D", d("2030-01-01"))];
+        let now: Vec<_> = in_force(&rows, d("2026-11-29"), |r| r.1).iter().map(|r| r.0).collect();
+        assert_eq!(now, ["B", "C"]);
+        assert_eq!(in_force(&rows, d("2020-12-31"), |r| r.1).len(), 1);
+        assert!(in_force(&rows, d("2017-01-01"), |r| r.1).is_empty());
+    }
+}

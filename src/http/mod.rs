@@ -1,0 +1,43 @@
+//! The HTTP service: the JSON API under /api/v1 and the health probes.
+
+pub mod error;
+mod health;
+mod ledger;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use chrono::NaiveDate;
+
+use crate::config::Config;
+use crate::store::{Store, TimeSeriesMode};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub mode: TimeSeriesMode,
+}
+
+impl AppState {
+    /// Today in the configured time zone (a county's day, not UTC's).
+    pub fn today(&self) -> NaiveDate {
+        chrono::Utc::now().with_timezone(&self.config.time.zone).date_naive()
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/api/v1/areas", get(ledger::areas))
+        .route("/api/v1/villages", get(ledger::villages))
+        .route("/api/v1/stations", get(ledger::stations))
+        .route("/api/v1/stations/{code}", get(ledger::station))
+        .route("/api/v1/devices/{code}", get(ledger::device))
+        .fallback(error::fallback)
+        .with_state(state)
+}

@@ -1,0 +1,25 @@
+//! pvledger: monitoring and revenue settlement for China's village photovoltaic
+//! poverty-relief stations (村级光伏扶贫电站).
+//!
+//! Data flows from gateways (Modbus TCP, MQTT) through ingest into the store (SQLite or
+//! PostgreSQL/TimescaleDB), is rolled up, and feeds settlement, assessment and alerts,
+//! which the HTTP API and pages serve. See docs/ARCHITECTURE.md.
+//!
+//! - [`config`]: layered configuration (defaults, file, environment), validated at start-up.
+//! - [`store`]: the two storage backends behind one [`store::Store`].
+//! - [`ledger`]: the station ledger (台账) and its CSV import/export.
+//! - [`audit`]: the append-only audit trail.
+//! - [`auth`]: credential hashing.
+//! - [`http`]: the JSON API.
+//! - [`app`]: start-up and graceful shutdown; [`cli`]: the command line.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod ledger;
+pub mod logging;
+pub mod store;

@@ -1,0 +1,291 @@
+//! Storage: one behaviour on two backends, embedded SQLite (the default) and PostgreSQL
+//! (optionally with TimescaleDB).
+//!
+//! Queries that read the same on both backends live in `*_sql.rs` files that are compiled
+//! twice, once per backend, through `include!` in [`pg`] and [`lite`]: sqlx's generic
+//! executor bounds would otherwise have to be repeated on every function. [`Store`] picks
+//! the right copy at run time. SQL that differs between the engines stays in the backend's
+//! own module.
+
+mod dec;
+pub mod timescale;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use dec::Dec;
+pub use timescale::TimeSeriesMode;
+
+use crate::config::{DatabaseConfig, StorageConfig};
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// Which engine a `database.url` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Recognises `sqlite:`, `postgres:` and `postgresql:` URLs.
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A connection pool on one of the two backends. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Calls the same-named function in the backend module that matches the store, e.g.
+/// `dispatch!(store, ledger::list_stations(filter))` becomes
+/// `pg::ledger::list_stations(pool, filter)` or `lite::ledger::list_stations(pool, filter)`.
+macro_rules! dispatch {
+    ($store:expr, $module:ident :: $func:ident ( $($arg:expr),* $(,)? )) => {
+        match $store {
+            $crate::store::Store::Sqlite(pool) => $crate::store::lite::$module::$func(pool, $($arg),*).await,
+            $crate::store::Store::Postgres(pool) => $crate::store::pg::$module::$func(pool, $($arg),*).await,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// Like [`dispatch!`] inside a transaction: `dispatch_tx!(tx, ledger::upsert_area(&a))`.
+macro_rules! dispatch_tx {
+    ($tx:expr, $module:ident :: $func:ident ( $($arg:expr),* $(,)? )) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(tx) => $crate::store::lite::$module::$func(&mut **tx, $($arg),*).await,
+            $crate::store::Tx::Postgres(tx) => $crate::store::pg::$module::$func(&mut **tx, $($arg),*).await,
+        }
+    };
+}
+pub(crate) use dispatch_tx;
+
+/// An open transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// The PostgreSQL copy of the shared queries.
+pub mod pg {
+    /// The database these functions run on.
+    pub type Db = sqlx::Postgres;
+    pub mod ledger {
+        use super::Db;
+        include!("ledger_sql.rs");
+    }
+    pub mod audit {
+        use super::Db;
+        include!("audit_sql.rs");
+    }
+}
+
+/// The SQLite copy of the shared queries.
+pub mod lite {
+    /// The database these functions run on.
+    pub type Db = sqlx::Sqlite;
+    pub mod ledger {
+        use super::Db;
+        include!("ledger_sql.rs");
+    }
+    pub mod audit {
+        use super::Db;
+        include!("audit_sql.rs");
+    }
+}
+
+impl Store {
+    /// Opens a pool on the configured database. A SQLite file and its directory are created
+    /// when missing, so the embedded default needs no set-up at all.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let url = config.url.as_str();
+        let connect_err = |source| StoreError::Connect {
+            url: redact(url),
+            source,
+        };
+        match Backend::from_url(url) {
+            Some(Backend::Sqlite) => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(connect_err)?
+                    .create_if_missing(true)
+                    // WAL lets the API read while ingest writes; FULL sync makes a commit
+                    // durable across power loss, which acknowledged readings require.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true);
+                let path = options.get_filename();
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    create_dir(dir)?;
+                }
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Ok(Store::Sqlite(pool))
+            }
+            Some(Backend::Postgres) => {
+                let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Ok(Store::Postgres(pool))
+            }
+            None => Err(connect_err(sqlx::Error::Configuration(
+                "expected sqlite:// or postgres://".into(),
+            ))),
+        }
+    }
+
+    /// Opens the database and brings its schema up to date.
+    pub async fn open(
+        db: &DatabaseConfig,
+        storage: &StorageConfig,
+    ) -> Result<(Self, TimeSeriesMode), StoreError> {
+        let store = Self::connect(db).await?;
+        let mode = store.migrate(storage).await?;
+        Ok((store, mode))
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Store::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations, then (PostgreSQL only) switches on TimescaleDB features
+    /// when the extension can be created. Safe to run at every start.
+    pub async fn migrate(&self, storage: &StorageConfig) -> Result<TimeSeriesMode, StoreError> {
+        match self {
+            Store::Sqlite(pool) => {
+                sqlx::migrate!("./migrations/sqlite").run(pool).await?;
+                Ok(TimeSeriesMode::Embedded)
+            }
+            Store::Postgres(pool) => {
+                sqlx::migrate!("./migrations/postgres").run(pool).await?;
+                Ok(timescale::enable(pool, storage).await?)
+            }
+        }
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        let result = match self {
+            Store::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            Store::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        };
+        result.is_ok()
+    }
+
+    /// Closes every connection (SQLite checkpoints its WAL on the last close).
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(pool) => pool.close().await,
+            Store::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
+/// A database URL with any password replaced, for logs and error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_in_database_urls() {
+        assert_eq!(
+            redact("postgres://pv:secret@db:5432/pvledger"),
+            "postgres://pv:***@db:5432/pvledger"
+        );
+        assert_eq!(redact("postgres://pv@db/pvledger"), "postgres://pv@db/pvledger");
+        assert_eq!(redact("sqlite://data/x.sqlite"), "sqlite://data/x.sqlite");
+    }
+
+    #[test]
+    fn backends_are_recognised_by_scheme() {
+        assert_eq!(Backend::from_url("sqlite://x"), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("postgresql://h/d"), Some(Backend::Postgres));
+        assert_eq!(Backend::from_url("mysql://h/d"), None);
+    }
+}
