@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use super::fields::LineError;
 use super::model::{AreaLevel, Ledger, Protocol, Share};
-use super::parse::{Batch, Located};
+use super::parse::{Batch, Located, RefKind};
 
 /// Checks `batch` against `current` and returns every problem found.
 pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
@@ -18,10 +18,7 @@ pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
         errors.push(LineError { file: file.into(), line, column: column.into(), reason })
     };
 
-    duplicates("villages.csv", batch.areas.iter().map(|r| (r.line, r.value.code.clone())), &mut err);
-    duplicates("stations.csv", batch.stations.iter().map(|r| (r.line, r.value.code.clone())), &mut err);
-    duplicates("gateways.csv", batch.gateways.iter().map(|r| (r.line, r.value.gateway.code.clone())), &mut err);
-    duplicates("devices.csv", batch.devices.iter().map(|r| (r.line, r.value.code.clone())), &mut err);
+    // Files keyed by a code are checked for repeats while parsing; these have compound keys.
     duplicates(
         "tariffs.csv",
         batch.tariffs.iter().map(|r| (r.line, format!("{} {}", r.value.station_code, r.value.valid_from))),
@@ -41,72 +38,50 @@ pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
     for code in &with_errors {
         levels.entry(code).or_insert(None);
     }
-    let area_known = |code: &str| levels.contains_key(code);
-
-    for Located { line, value: a } in &batch.areas {
-        let Some(parent) = &a.parent_code else { continue };
-        let wanted = match a.level {
-            AreaLevel::County => None,
-            AreaLevel::Township => Some(AreaLevel::County),
-            AreaLevel::Village => Some(AreaLevel::Township),
-        };
-        match levels.get(parent.as_str()) {
-            None => err("villages.csv", *line, "parent_code", format!("{parent} is not a known area")),
-            Some(Some(level)) if wanted.is_some_and(|w| w != *level) => err(
-                "villages.csv",
-                *line,
-                "parent_code",
-                format!("a {} belongs to a {}, but {parent} is a {}", a.level, wanted.map_or("", |w| w.as_str()), level),
-            ),
-            _ => {}
-        }
-        if parent == &a.code {
-            err("villages.csv", *line, "parent_code", "an area cannot be its own parent".into());
-        }
-    }
 
     let mut stations: HashSet<&str> = current.stations.iter().map(|s| s.code.as_str()).collect();
     stations.extend(batch.stations.iter().map(|r| r.value.code.as_str()));
-    for Located { line, value: s } in &batch.stations {
-        if !area_known(&s.area_code) {
-            err("stations.csv", *line, "area_code", format!("{} is not a known area", s.area_code));
-        }
-        if let (Some(c), Some(g)) = (s.commissioning_date, s.grid_connection_date)
-            && c < g
-        {
-            err("stations.csv", *line, "commissioning_date", format!("{c} is before the grid connection on {g}"));
-        }
-    }
-    for Located { line, value: t } in &batch.tariffs {
-        if !known(&stations, &t.station_code) {
-            err("tariffs.csv", *line, "station_code", format!("{} is not a known station", t.station_code));
-        }
-    }
+    let mut gateways: HashSet<&str> = current.gateways.iter().map(|g| g.code.as_str()).collect();
+    gateways.extend(batch.gateways.iter().map(|r| r.value.gateway.code.as_str()));
 
-    for Located { line, value: s } in &batch.shares {
-        if !known(&stations, &s.station_code) {
-            err("shares.csv", *line, "station_code", format!("{} is not a known station", s.station_code));
-        }
-        match levels.get(s.village_code.as_str()) {
-            None => err("shares.csv", *line, "village_code", format!("{} is not a known village", s.village_code)),
-            Some(Some(level)) if *level != AreaLevel::Village => {
-                err("shares.csv", *line, "village_code", format!("{} is a {level}, not a village", s.village_code))
+    for r in &batch.refs {
+        let code = r.code.as_str();
+        let problem = match r.kind {
+            RefKind::Station if !known(&stations, code) => Some(format!("{code} is not a known station")),
+            RefKind::Gateway if !known(&gateways, code) => Some(format!("{code} is not a known gateway")),
+            RefKind::Area if !levels.contains_key(code) => Some(format!("{code} is not a known area")),
+            RefKind::Village => match levels.get(code) {
+                None => Some(format!("{code} is not a known village")),
+                Some(Some(level)) if *level != AreaLevel::Village => Some(format!("{code} is a {level}, not a village")),
+                _ => None,
+            },
+            RefKind::ParentOf(child) => {
+                let wanted = match child {
+                    Some(AreaLevel::Township) => Some(AreaLevel::County),
+                    Some(AreaLevel::Village) => Some(AreaLevel::Township),
+                    _ => None,
+                };
+                match (levels.get(code), child, wanted) {
+                    (None, _, _) => Some(format!("{code} is not a known area")),
+                    (Some(Some(level)), Some(child), Some(wanted)) if *level != wanted => {
+                        Some(format!("a {child} belongs to a {wanted}, but {code} is a {level}"))
+                    }
+                    _ => None,
+                }
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(reason) = problem {
+            err(r.file, r.line, r.column, reason);
+        }
+    }
+    for Located { line, value: a } in &batch.areas {
+        if a.parent_code.as_deref() == Some(a.code.as_str()) {
+            err("villages.csv", *line, "parent_code", "an area cannot be its own parent".into());
         }
     }
     for (line, reason) in share_sets_that_do_not_sum_to_one(&batch.shares) {
         err("shares.csv", line, "share", reason);
-    }
-
-    let mut gateways: HashSet<&str> = current.gateways.iter().map(|g| g.code.as_str()).collect();
-    gateways.extend(batch.gateways.iter().map(|r| r.value.gateway.code.as_str()));
-    for Located { line, value: g } in &batch.gateways {
-        if let Some(area) = &g.gateway.area_code
-            && !area_known(area)
-        {
-            err("gateways.csv", *line, "area_code", format!("{area} is not a known area"));
-        }
     }
 
     let mut endpoints: HashMap<(String, i32, i32), &str> = current
@@ -116,14 +91,6 @@ pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
         .filter_map(|d| Some(((d.host.clone()?, d.port?, d.unit_id?), d.code.as_str())))
         .collect();
     for Located { line, value: d } in &batch.devices {
-        if !known(&stations, &d.station_code) {
-            err("devices.csv", *line, "station_code", format!("{} is not a known station", d.station_code));
-        }
-        if let Some(gw) = &d.gateway_code
-            && !known(&gateways, gw)
-        {
-            err("devices.csv", *line, "gateway_code", format!("{gw} is not a known gateway"));
-        }
         if d.protocol == Protocol::Modbus
             && let (Some(host), Some(port), Some(unit)) = (&d.host, d.port, d.unit_id)
             && let Some(other) = endpoints.insert((host.clone(), port, unit), &d.code)
@@ -135,12 +102,12 @@ pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
     errors
 }
 
-/// Reports a repeated key at every line after its first.
+/// Reports a repeated compound key at every line after its first.
 fn duplicates(file: &str, keys: impl Iterator<Item = (u64, String)>, err: &mut impl FnMut(&str, u64, &str, String)) {
     let mut first: HashMap<String, u64> = HashMap::new();
     for (line, key) in keys {
         match first.get(&key) {
-            Some(at) => err(file, line, "code", format!("{key} appears twice (first on line {at})")),
+            Some(at) => err(file, line, "valid_from", format!("{key} appears twice (first on line {at})")),
             None => {
                 first.insert(key, line);
             }

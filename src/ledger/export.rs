@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 
 use super::columns;
 use super::model::Ledger;
-use crate::store::{Store, dispatch_tx};
+use crate::store::Store;
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +21,7 @@ pub enum ExportError {
 
 /// Writes the six ledger files into `dir` (created when missing); returns (file, rows).
 pub async fn export_dir(store: &Store, dir: &Path) -> Result<Vec<(&'static str, usize)>, ExportError> {
-    let mut tx = store.begin().await?;
-    let ledger = dispatch_tx!(&mut tx, ledger::load_all())?;
-    drop(tx);
+    let ledger = store.load_ledger().await?;
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| ExportError::Write { path, source }

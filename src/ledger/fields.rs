@@ -112,10 +112,11 @@ impl<'a> Fields<'a> {
         self.raw(column).map(str::to_owned)
     }
 
-    /// A text value that must be present.
+    /// A text value that must be present. A column missing from the header was already
+    /// reported once on line 1, so it is not reported again on every row.
     pub fn required(&mut self, column: &str) -> Option<String> {
         let v = self.text(column);
-        if v.is_none() {
+        if v.is_none() && self.header.has(column) {
             self.error(column, "required value is empty");
         }
         v

@@ -10,10 +10,11 @@ use crate::store::Dec;
 macro_rules! code_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $en:literal / $zh:literal $(| $alias:literal)*),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize, sqlx::Type)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
         #[serde(rename_all = "lowercase")]
-        #[sqlx(rename_all = "lowercase")]
         pub enum $name { $($variant),+ }
+
+        $crate::store::text_codec!($name);
 
         impl $name {
             /// Every value, in declaration order.

@@ -44,6 +44,42 @@ pub struct Batch {
     /// Codes of rows that had other problems: they still count as known for references,
     /// so that one bad cell does not cascade into "unknown station" errors elsewhere.
     pub codes_with_errors: Vec<String>,
+    /// Every reference cell of every row (rows with other problems included), so that a
+    /// dangling reference is reported together with the row's other problems.
+    pub refs: Vec<Ref>,
+}
+
+/// What a reference cell must name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    Area,
+    Village,
+    Station,
+    Gateway,
+    /// The parent of an area of this level (None when the row's level is unreadable).
+    ParentOf(Option<AreaLevel>),
+}
+
+/// One reference cell: `file:line: column` names `code`, which must be a `kind`.
+#[derive(Debug, Clone)]
+pub struct Ref {
+    pub file: &'static str,
+    pub line: u64,
+    pub column: &'static str,
+    pub code: String,
+    pub kind: RefKind,
+}
+
+/// The reference columns of each file.
+fn ref_columns(file: &str, level: Option<AreaLevel>) -> Vec<(&'static str, RefKind)> {
+    match file {
+        "villages.csv" => vec![("parent_code", RefKind::ParentOf(level))],
+        "stations.csv" | "gateways.csv" => vec![("area_code", RefKind::Area)],
+        "tariffs.csv" => vec![("station_code", RefKind::Station)],
+        "shares.csv" => vec![("station_code", RefKind::Station), ("village_code", RefKind::Village)],
+        "devices.csv" => vec![("station_code", RefKind::Station), ("gateway_code", RefKind::Gateway)],
+        _ => Vec::new(),
+    }
 }
 
 /// The six files, in the order they are applied (referenced entities first).
@@ -53,7 +89,7 @@ pub const FILES: &[&str] = &["villages.csv", "stations.csv", "tariffs.csv", "sha
 const MIN_CREDENTIAL_LEN: usize = 16;
 
 /// Parses the text of one file (named by its file name) into `batch`.
-pub fn parse_file(file: &str, text: &str, batch: &mut Batch, errors: &mut Vec<LineError>) {
+pub fn parse_file(file: &'static str, text: &str, batch: &mut Batch, errors: &mut Vec<LineError>) {
     let spec: &[Column] = match file {
         "villages.csv" => columns::VILLAGES,
         "stations.csv" => columns::STATIONS,
@@ -72,6 +108,9 @@ pub fn parse_file(file: &str, text: &str, batch: &mut Batch, errors: &mut Vec<Li
         }
     };
     let mut record = csv::StringRecord::new();
+    // First line of each code, for files keyed by a code; rows with other errors count too.
+    let mut first_line: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let keyed = header.has("code");
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -79,6 +118,14 @@ pub fn parse_file(file: &str, text: &str, batch: &mut Batch, errors: &mut Vec<Li
             Ok(true) => {
                 let mut f = Fields::new(file, &record, &header, errors);
                 let line = f.line;
+                if keyed && let Some(code) = f.text("code") {
+                    match first_line.get(&code) {
+                        Some(first) => f.error("code", format!("{code} appears twice (first on line {first})")),
+                        None => {
+                            first_line.insert(code, line);
+                        }
+                    }
+                }
                 let parsed_cleanly = match file {
                     "villages.csv" => push(&mut batch.areas, line, area(&mut f), f.ok()),
                     "stations.csv" => push(&mut batch.stations, line, station(&mut f), f.ok()),
@@ -87,6 +134,12 @@ pub fn parse_file(file: &str, text: &str, batch: &mut Batch, errors: &mut Vec<Li
                     "gateways.csv" => push(&mut batch.gateways, line, gateway(&mut f, &header), f.ok()),
                     _ => push(&mut batch.devices, line, device(&mut f), f.ok()),
                 };
+                let level = f.text("level").and_then(|l| AreaLevel::parse(&l));
+                for (column, kind) in ref_columns(file, level) {
+                    if let Some(code) = f.text(column) {
+                        batch.refs.push(Ref { file, line, column, code, kind });
+                    }
+                }
                 if !parsed_cleanly && let Some(code) = f.text("code") {
                     batch.codes_with_errors.push(code);
                 }
@@ -148,6 +201,11 @@ fn station(f: &mut Fields) -> Option<Station> {
     let azimuth = f.float("azimuth_deg", 0.0, 360.0, true, "compass bearing, 180 = due south");
     let commissioning = f.date("commissioning_date", false);
     let grid = f.date("grid_connection_date", false);
+    if let (Some(c), Some(g)) = (commissioning, grid)
+        && c < g
+    {
+        f.error("commissioning_date", format!("{c} is before the grid connection on {g}"));
+    }
     let investment = f.decimal("investment_yuan", false, 2, checks::non_negative);
     let om_phone = f.text("om_phone");
     if let Some(phone) = &om_phone {

@@ -113,6 +113,53 @@ impl Tx {
     }
 }
 
+/// Stores a closed set of values as TEXT on both backends (never as a PostgreSQL enum
+/// type, so adding a value is a CHECK change, not a type migration). The type needs
+/// `as_str()` and `parse(&str) -> Option<Self>`.
+macro_rules! text_codec {
+    ($t:ty) => {
+        impl sqlx::Type<sqlx::Postgres> for $t {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+        }
+        impl sqlx::Encode<'_, sqlx::Postgres> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $t {
+            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                <$t>::parse(text).ok_or_else(|| format!("unexpected {} {text:?}", stringify!($t)).into())
+            }
+        }
+        impl sqlx::Type<sqlx::Sqlite> for $t {
+            fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+                <&str as sqlx::Type<sqlx::Sqlite>>::type_info()
+            }
+        }
+        impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut Vec<sqlx::sqlite::SqliteArgumentValue<'q>>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Sqlite>>::encode(self.as_str(), buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for $t {
+            fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<sqlx::Sqlite>>::decode(value)?;
+                <$t>::parse(text).ok_or_else(|| format!("unexpected {} {text:?}", stringify!($t)).into())
+            }
+        }
+    };
+}
+pub(crate) use text_codec;
+
 /// The PostgreSQL copy of the shared queries.
 pub mod pg {
     /// The database these functions run on.
@@ -204,6 +251,17 @@ impl Store {
             Store::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
             Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// The whole ledger, each table ordered by its key.
+    pub async fn load_ledger(&self) -> Result<crate::ledger::model::Ledger, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        dispatch_tx!(&mut tx, ledger::load_all())
+    }
+
+    /// The newest audit entries first.
+    pub async fn audit_recent(&self, limit: i64) -> Result<Vec<crate::audit::AuditRecord>, sqlx::Error> {
+        dispatch!(self, audit::recent(limit))
     }
 
     pub fn backend(&self) -> Backend {
