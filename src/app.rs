@@ -25,7 +25,11 @@ impl Application {
     }
 
     /// Like [`Application::build`] with an already opened store.
-    pub async fn with_store(config: Config, store: Store, mode: TimeSeriesMode) -> anyhow::Result<Self> {
+    pub async fn with_store(
+        config: Config,
+        store: Store,
+        mode: TimeSeriesMode,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
@@ -35,12 +39,21 @@ impl Application {
             timeseries = ?mode,
             "storage ready"
         );
-        Ok(Application { listener, state: AppState { store, config: Arc::new(config), mode } })
+        Ok(Application {
+            listener,
+            state: AppState {
+                store,
+                config: Arc::new(config),
+                mode,
+            },
+        })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn store(&self) -> &Store {
@@ -69,8 +82,9 @@ pub fn cancel_on_signal(token: CancellationToken) {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing a SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing a SIGTERM handler");
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}

@@ -14,7 +14,11 @@ use crate::ledger::{self, ImportError};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
-#[command(name = "pvledger", version, about = "村级光伏扶贫电站监测与收益结算 — village PV station monitoring and revenue settlement")]
+#[command(
+    name = "pvledger",
+    version,
+    about = "村级光伏扶贫电站监测与收益结算 — village PV station monitoring and revenue settlement"
+)]
 pub struct Cli {
     /// A TOML file layered over the built-in defaults (config/default.toml).
     #[arg(long, global = true, value_name = "FILE")]
@@ -62,7 +66,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve => serve(config).await?,
         Command::Migrate => {
             let (store, mode) = Store::open(&config.database, &config.storage).await?;
-            println!("database is up to date ({}, time series: {mode:?})", store.backend().name());
+            println!(
+                "database is up to date ({}, time series: {mode:?})",
+                store.backend().name()
+            );
             store.close().await;
         }
         Command::Registry { command } => {
@@ -74,14 +81,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo { database } => {
             config.database.url = database.unwrap_or_else(|| demo::DEMO_DATABASE_URL.to_owned());
             let (store, mode) = Store::open(&config.database, &config.storage).await?;
-            let report = ledger::import_files(&store, demo::example_county(), "examples/county", &audit::cli_actor(), false)
-                .await
-                .context("loading the example county")?;
+            let report = ledger::import_files(
+                &store,
+                demo::example_county(),
+                "examples/county",
+                &audit::cli_actor(),
+                false,
+            )
+            .await
+            .context("loading the example county")?;
             if report.changed_anything() {
-                println!("示例县台账已导入 / example county loaded into {}", config.database.url);
+                println!(
+                    "示例县台账已导入 / example county loaded into {}",
+                    config.database.url
+                );
             }
             let app = Application::with_store(config, store, mode).await?;
-            println!("pvledger demo: http://{}/api/v1/stations  (Ctrl-C 停止 / to stop)", app.local_addr());
+            println!(
+                "pvledger demo: http://{}/api/v1/stations  (Ctrl-C 停止 / to stop)",
+                app.local_addr()
+            );
             let token = CancellationToken::new();
             app::cancel_on_signal(token.clone());
             app.run(token).await?;
@@ -105,9 +124,15 @@ async fn registry(store: &Store, command: RegistryCommand) -> anyhow::Result<i32
                     for (file, enc) in &report.encodings {
                         tracing::debug!(file, encoding = ?enc, "read");
                     }
-                    println!("{:<14} {:>6} {:>8} {:>10}", "file", "new", "changed", "unchanged");
+                    println!(
+                        "{:<14} {:>6} {:>8} {:>10}",
+                        "file", "new", "changed", "unchanged"
+                    );
                     for s in &report.summary {
-                        println!("{:<14} {:>6} {:>8} {:>10}", s.file, s.new, s.changed, s.unchanged);
+                        println!(
+                            "{:<14} {:>6} {:>8} {:>10}",
+                            s.file, s.new, s.changed, s.unchanged
+                        );
                     }
                     if !report.changed_anything() {
                         println!("台账无变化 / nothing changed");
@@ -118,7 +143,11 @@ async fn registry(store: &Store, command: RegistryCommand) -> anyhow::Result<i32
                     for e in &errors {
                         eprintln!("{e}");
                     }
-                    eprintln!("导入失败：{} 处错误，台账未作任何修改 / import refused: {} problem(s), nothing was changed", errors.len(), errors.len());
+                    eprintln!(
+                        "导入失败：{} 处错误，台账未作任何修改 / import refused: {} problem(s), nothing was changed",
+                        errors.len(),
+                        errors.len()
+                    );
                     Ok(EXIT_BAD_INPUT)
                 }
                 Err(ImportError::NoFiles(dir)) => {

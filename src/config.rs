@@ -171,10 +171,11 @@ impl Config {
 }
 
 fn parse_toml(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
-        origin: origin.to_owned(),
-        message: e.to_string(),
-    })
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// Environment values are typed like TOML where they parse as such (numbers, booleans),
@@ -256,7 +257,10 @@ fn deserialize(merged: toml::Table, origins: &Origins) -> Result<Config, ConfigE
             inner
         };
         ConfigError::Invalid {
-            origin: origins.get(&key).cloned().unwrap_or_else(|| "configuration".into()),
+            origin: origins
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| "configuration".into()),
             key,
             message,
         }
@@ -315,7 +319,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("site.toml");
         std::fs::write(&file, "[http]\nlisen = \"0.0.0.0:9000\"\n").unwrap();
-        let err = Config::load_from(Some(&file), env(&[])).unwrap_err().to_string();
+        let err = Config::load_from(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`http.lisen`"), "{err}");
         assert!(err.contains("site.toml"), "{err}");
     }
@@ -338,8 +344,8 @@ mod tests {
 
     #[test]
     fn numbers_from_the_environment_are_typed() {
-        let c = Config::load_from(None, env(&[("PVLEDGER__DATABASE__MAX_CONNECTIONS", "2")]))
-            .unwrap();
+        let c =
+            Config::load_from(None, env(&[("PVLEDGER__DATABASE__MAX_CONNECTIONS", "2")])).unwrap();
         assert_eq!(c.database.max_connections, 2);
     }
 }

@@ -1,9 +1,9 @@
 //! Credentials. Gateway credentials (and later user passwords) are stored only as argon2id
 //! PHC strings; the plain text is never stored or logged.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 /// Hashes a secret with argon2id and a fresh random salt.
 pub fn hash_secret(plain: &str) -> String {
@@ -16,8 +16,11 @@ pub fn hash_secret(plain: &str) -> String {
 
 /// True when `plain` matches the stored PHC string. A malformed hash never matches.
 pub fn verify_secret(plain: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|parsed| Argon2::default().verify_password(plain.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(plain.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// True when `hash` is a well-formed argon2 PHC string.

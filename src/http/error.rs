@@ -16,11 +16,19 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn not_found(what: &str, code: &str) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: format!("{what} {code} not found") }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: format!("{what} {code} not found"),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: message.into(),
+        }
     }
 }
 
@@ -44,5 +52,9 @@ impl IntoResponse for ApiError {
 
 /// The answer for any path the API does not have.
 pub async fn fallback(uri: axum::http::Uri) -> ApiError {
-    ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: format!("no such path: {}", uri.path()) }
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: format!("no such path: {}", uri.path()),
+    }
 }

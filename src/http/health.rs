@@ -16,11 +16,16 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = state.store.backend().name();
     if state.store.ping().await {
-        (StatusCode::OK, Json(json!({ "status": "ready", "database": database, "timeseries": state.mode })))
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "database": database, "timeseries": state.mode })),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": database, "error": "database unreachable" })),
+            Json(
+                json!({ "status": "unavailable", "database": database, "error": "database unreachable" }),
+            ),
         )
     }
 }

@@ -46,7 +46,10 @@ pub struct StationDetail {
 }
 
 #[tracing::instrument(skip(state))]
-pub async fn areas(State(state): State<AppState>, Query(f): Query<AreaFilter>) -> Result<Json<Areas>, ApiError> {
+pub async fn areas(
+    State(state): State<AppState>,
+    Query(f): Query<AreaFilter>,
+) -> Result<Json<Areas>, ApiError> {
     let areas = dispatch!(&state.store, ledger::list_areas(f.area.as_deref()))?;
     if let Some(root) = &f.area
         && areas.is_empty()
@@ -57,17 +60,31 @@ pub async fn areas(State(state): State<AppState>, Query(f): Query<AreaFilter>) -
 }
 
 #[tracing::instrument(skip(state))]
-pub async fn villages(State(state): State<AppState>, Query(f): Query<AreaFilter>) -> Result<Json<Villages>, ApiError> {
+pub async fn villages(
+    State(state): State<AppState>,
+    Query(f): Query<AreaFilter>,
+) -> Result<Json<Villages>, ApiError> {
     let Json(Areas { areas }) = areas(State(state), Query(f)).await?;
-    Ok(Json(Villages { villages: areas.into_iter().filter(|a| a.level == AreaLevel::Village).collect() }))
+    Ok(Json(Villages {
+        villages: areas
+            .into_iter()
+            .filter(|a| a.level == AreaLevel::Village)
+            .collect(),
+    }))
 }
 
 #[tracing::instrument(skip(state))]
-pub async fn stations(State(state): State<AppState>, Query(f): Query<AreaFilter>) -> Result<Json<Stations>, ApiError> {
+pub async fn stations(
+    State(state): State<AppState>,
+    Query(f): Query<AreaFilter>,
+) -> Result<Json<Stations>, ApiError> {
     let kind = match f.kind.as_deref() {
         None => None,
         Some(k) => Some(StationKind::parse(k).ok_or_else(|| {
-            ApiError::bad_request(format!("kind {k:?} is not one of: {}", StationKind::expected()))
+            ApiError::bad_request(format!(
+                "kind {k:?} is not one of: {}",
+                StationKind::expected()
+            ))
         })?),
     };
     if let Some(root) = &f.area
@@ -83,13 +100,24 @@ pub async fn stations(State(state): State<AppState>, Query(f): Query<AreaFilter>
 }
 
 #[tracing::instrument(skip(state))]
-pub async fn station(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<StationDetail>, ApiError> {
-    let station = dispatch!(&state.store, ledger::get_station(&code))?.ok_or_else(|| ApiError::not_found("station", &code))?;
-    let (tariff_history, share_history, devices) = dispatch!(&state.store, ledger::station_details(&code))?;
+pub async fn station(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<StationDetail>, ApiError> {
+    let station = dispatch!(&state.store, ledger::get_station(&code))?
+        .ok_or_else(|| ApiError::not_found("station", &code))?;
+    let (tariff_history, share_history, devices) =
+        dispatch!(&state.store, ledger::station_details(&code))?;
     let today = state.today();
     Ok(Json(StationDetail {
-        tariff: in_force(&tariff_history, today, |t| t.valid_from).into_iter().next().cloned(),
-        shares: in_force(&share_history, today, |s| s.valid_from).into_iter().cloned().collect(),
+        tariff: in_force(&tariff_history, today, |t| t.valid_from)
+            .into_iter()
+            .next()
+            .cloned(),
+        shares: in_force(&share_history, today, |s| s.valid_from)
+            .into_iter()
+            .cloned()
+            .collect(),
         station,
         tariff_history,
         share_history,
@@ -98,8 +126,12 @@ pub async fn station(State(state): State<AppState>, Path(code): Path<String>) ->
 }
 
 #[tracing::instrument(skip(state))]
-pub async fn device(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<Device>, ApiError> {
-    let device = dispatch!(&state.store, ledger::get_device(&code))?.ok_or_else(|| ApiError::not_found("device", &code))?;
+pub async fn device(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<Device>, ApiError> {
+    let device = dispatch!(&state.store, ledger::get_device(&code))?
+        .ok_or_else(|| ApiError::not_found("device", &code))?;
     Ok(Json(device))
 }
 
@@ -118,8 +150,16 @@ mod tests {
     #[test]
     fn the_latest_set_starting_on_or_before_the_day_is_in_force() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        let rows = vec![("A", d("2018-01-01")), ("B", d("2021-01-01")), ("C", d("2021-01-01")), ("D", d("2030-01-01"))];
-        let now: Vec<_> = in_force(&rows, d("2026-11-29"), |r| r.1).iter().map(|r| r.0).collect();
+        let rows = vec![
+            ("A", d("2018-01-01")),
+            ("B", d("2021-01-01")),
+            ("C", d("2021-01-01")),
+            ("D", d("2030-01-01")),
+        ];
+        let now: Vec<_> = in_force(&rows, d("2026-11-29"), |r| r.1)
+            .iter()
+            .map(|r| r.0)
+            .collect();
         assert_eq!(now, ["B", "C"]);
         assert_eq!(in_force(&rows, d("2020-12-31"), |r| r.1).len(), 1);
         assert!(in_force(&rows, d("2017-01-01"), |r| r.1).is_empty());

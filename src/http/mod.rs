@@ -24,7 +24,9 @@ pub struct AppState {
 impl AppState {
     /// Today in the configured time zone (a county's day, not UTC's).
     pub fn today(&self) -> NaiveDate {
-        chrono::Utc::now().with_timezone(&self.config.time.zone).date_naive()
+        chrono::Utc::now()
+            .with_timezone(&self.config.time.zone)
+            .date_naive()
     }
 }
 

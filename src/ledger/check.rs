@@ -15,24 +15,51 @@ use super::parse::{Batch, Located, RefKind};
 pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
     let mut errors = Vec::new();
     let mut err = |file: &str, line: u64, column: &str, reason: String| {
-        errors.push(LineError { file: file.into(), line, column: column.into(), reason })
+        errors.push(LineError {
+            file: file.into(),
+            line,
+            column: column.into(),
+            reason,
+        })
     };
 
     // Files keyed by a code are checked for repeats while parsing; these have compound keys.
     duplicates(
         "tariffs.csv",
-        batch.tariffs.iter().map(|r| (r.line, format!("{} {}", r.value.station_code, r.value.valid_from))),
+        batch.tariffs.iter().map(|r| {
+            (
+                r.line,
+                format!("{} {}", r.value.station_code, r.value.valid_from),
+            )
+        }),
         &mut err,
     );
     duplicates(
         "shares.csv",
-        batch.shares.iter().map(|r| (r.line, format!("{} {} {}", r.value.station_code, r.value.valid_from, r.value.village_code))),
+        batch.shares.iter().map(|r| {
+            (
+                r.line,
+                format!(
+                    "{} {} {}",
+                    r.value.station_code, r.value.valid_from, r.value.village_code
+                ),
+            )
+        }),
         &mut err,
     );
 
     // The levels of all areas after the import; rows with errors still count as known.
-    let mut levels: HashMap<&str, Option<AreaLevel>> = current.areas.iter().map(|a| (a.code.as_str(), Some(a.level))).collect();
-    levels.extend(batch.areas.iter().map(|r| (r.value.code.as_str(), Some(r.value.level))));
+    let mut levels: HashMap<&str, Option<AreaLevel>> = current
+        .areas
+        .iter()
+        .map(|a| (a.code.as_str(), Some(a.level)))
+        .collect();
+    levels.extend(
+        batch
+            .areas
+            .iter()
+            .map(|r| (r.value.code.as_str(), Some(r.value.level))),
+    );
     let with_errors: HashSet<&str> = batch.codes_with_errors.iter().map(String::as_str).collect();
     let known = |set: &HashSet<&str>, code: &str| set.contains(code) || with_errors.contains(code);
     for code in &with_errors {
@@ -47,12 +74,20 @@ pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
     for r in &batch.refs {
         let code = r.code.as_str();
         let problem = match r.kind {
-            RefKind::Station if !known(&stations, code) => Some(format!("{code} is not a known station")),
-            RefKind::Gateway if !known(&gateways, code) => Some(format!("{code} is not a known gateway")),
-            RefKind::Area if !levels.contains_key(code) => Some(format!("{code} is not a known area")),
+            RefKind::Station if !known(&stations, code) => {
+                Some(format!("{code} is not a known station"))
+            }
+            RefKind::Gateway if !known(&gateways, code) => {
+                Some(format!("{code} is not a known gateway"))
+            }
+            RefKind::Area if !levels.contains_key(code) => {
+                Some(format!("{code} is not a known area"))
+            }
             RefKind::Village => match levels.get(code) {
                 None => Some(format!("{code} is not a known village")),
-                Some(Some(level)) if *level != AreaLevel::Village => Some(format!("{code} is a {level}, not a village")),
+                Some(Some(level)) if *level != AreaLevel::Village => {
+                    Some(format!("{code} is a {level}, not a village"))
+                }
                 _ => None,
             },
             RefKind::ParentOf(child) => {
@@ -63,9 +98,9 @@ pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
                 };
                 match (levels.get(code), child, wanted) {
                     (None, _, _) => Some(format!("{code} is not a known area")),
-                    (Some(Some(level)), Some(child), Some(wanted)) if *level != wanted => {
-                        Some(format!("a {child} belongs to a {wanted}, but {code} is a {level}"))
-                    }
+                    (Some(Some(level)), Some(child), Some(wanted)) if *level != wanted => Some(
+                        format!("a {child} belongs to a {wanted}, but {code} is a {level}"),
+                    ),
                     _ => None,
                 }
             }
@@ -77,7 +112,12 @@ pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
     }
     for Located { line, value: a } in &batch.areas {
         if a.parent_code.as_deref() == Some(a.code.as_str()) {
-            err("villages.csv", *line, "parent_code", "an area cannot be its own parent".into());
+            err(
+                "villages.csv",
+                *line,
+                "parent_code",
+                "an area cannot be its own parent".into(),
+            );
         }
     }
     for (line, reason) in share_sets_that_do_not_sum_to_one(&batch.shares) {
@@ -95,7 +135,12 @@ pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
             && let (Some(host), Some(port), Some(unit)) = (&d.host, d.port, d.unit_id)
             && let Some(other) = endpoints.insert((host.clone(), port, unit), &d.code)
         {
-            err("devices.csv", *line, "unit_id", format!("{host}:{port} unit {unit} is already device {other}"));
+            err(
+                "devices.csv",
+                *line,
+                "unit_id",
+                format!("{host}:{port} unit {unit} is already device {other}"),
+            );
         }
     }
     errors.sort();
@@ -103,11 +148,20 @@ pub fn check(current: &Ledger, batch: &Batch) -> Vec<LineError> {
 }
 
 /// Reports a repeated compound key at every line after its first.
-fn duplicates(file: &str, keys: impl Iterator<Item = (u64, String)>, err: &mut impl FnMut(&str, u64, &str, String)) {
+fn duplicates(
+    file: &str,
+    keys: impl Iterator<Item = (u64, String)>,
+    err: &mut impl FnMut(&str, u64, &str, String),
+) {
     let mut first: HashMap<String, u64> = HashMap::new();
     for (line, key) in keys {
         match first.get(&key) {
-            Some(at) => err(file, line, "valid_from", format!("{key} appears twice (first on line {at})")),
+            Some(at) => err(
+                file,
+                line,
+                "valid_from",
+                format!("{key} appears twice (first on line {at})"),
+            ),
             None => {
                 first.insert(key, line);
             }
@@ -120,14 +174,21 @@ fn duplicates(file: &str, keys: impl Iterator<Item = (u64, String)>, err: &mut i
 pub fn share_sets_that_do_not_sum_to_one(shares: &[Located<Share>]) -> Vec<(u64, String)> {
     let mut sets: BTreeMap<(&str, NaiveDate), (u64, Decimal, usize)> = BTreeMap::new();
     for Located { line, value } in shares {
-        let entry = sets.entry((value.station_code.as_str(), value.valid_from)).or_insert((*line, Decimal::ZERO, 0));
+        let entry = sets
+            .entry((value.station_code.as_str(), value.valid_from))
+            .or_insert((*line, Decimal::ZERO, 0));
         entry.1 += value.share.0;
         entry.2 += 1;
     }
     sets.into_iter()
         .filter(|(_, (_, sum, _))| *sum != Decimal::ONE)
         .map(|((station, from), (line, sum, n))| {
-            (line, format!("the {n} shares of station {station} from {from} sum to {sum}, not exactly 1"))
+            (
+                line,
+                format!(
+                    "the {n} shares of station {station} from {from} sum to {sum}, not exactly 1"
+                ),
+            )
         })
         .collect()
 }
@@ -153,13 +214,21 @@ mod tests {
 
     #[test]
     fn a_share_set_summing_to_one_passes() {
-        let rows = vec![share(2, "S1", "V1", "0.3334"), share(3, "S1", "V2", "0.3333"), share(4, "S1", "V3", "0.3333")];
+        let rows = vec![
+            share(2, "S1", "V1", "0.3334"),
+            share(3, "S1", "V2", "0.3333"),
+            share(4, "S1", "V3", "0.3333"),
+        ];
         assert!(share_sets_that_do_not_sum_to_one(&rows).is_empty());
     }
 
     #[test]
     fn a_share_set_off_by_a_ten_thousandth_is_reported_at_its_first_line() {
-        let rows = vec![share(2, "S1", "V1", "0.3333"), share(3, "S1", "V2", "0.3333"), share(4, "S1", "V3", "0.3333")];
+        let rows = vec![
+            share(2, "S1", "V1", "0.3333"),
+            share(3, "S1", "V2", "0.3333"),
+            share(4, "S1", "V3", "0.3333"),
+        ];
         let problems = share_sets_that_do_not_sum_to_one(&rows);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].0, 2);

@@ -12,10 +12,18 @@ pub struct Column {
 }
 
 const fn req(name: &'static str, zh: &'static str) -> Column {
-    Column { name, zh, required: true }
+    Column {
+        name,
+        zh,
+        required: true,
+    }
 }
 const fn opt(name: &'static str, zh: &'static str) -> Column {
-    Column { name, zh, required: false }
+    Column {
+        name,
+        zh,
+        required: false,
+    }
 }
 
 pub const VILLAGES: &[Column] = &[
@@ -120,9 +128,18 @@ mod tests {
 
     #[test]
     fn headers_match_in_english_chinese_and_with_units() {
-        assert_eq!(lookup(STATIONS, "DC_Capacity_kWp").unwrap().name, "dc_capacity_kwp");
-        assert_eq!(lookup(STATIONS, "直流装机容量(kWp)").unwrap().name, "dc_capacity_kwp");
-        assert_eq!(lookup(STATIONS, " 建设投资（元） ").unwrap().name, "investment_yuan");
+        assert_eq!(
+            lookup(STATIONS, "DC_Capacity_kWp").unwrap().name,
+            "dc_capacity_kwp"
+        );
+        assert_eq!(
+            lookup(STATIONS, "直流装机容量(kWp)").unwrap().name,
+            "dc_capacity_kwp"
+        );
+        assert_eq!(
+            lookup(STATIONS, " 建设投资（元） ").unwrap().name,
+            "investment_yuan"
+        );
         assert!(lookup(STATIONS, "装机").is_none());
     }
 }

@@ -16,7 +16,12 @@ pub fn decode(bytes: &[u8]) -> Result<(String, SourceEncoding), String> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return std::str::from_utf8(rest)
             .map(|s| (s.to_owned(), SourceEncoding::Utf8Bom))
-            .map_err(|e| format!("invalid UTF-8 after the byte-order mark at byte {}", e.valid_up_to() + 3));
+            .map_err(|e| {
+                format!(
+                    "invalid UTF-8 after the byte-order mark at byte {}",
+                    e.valid_up_to() + 3
+                )
+            });
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
         return Ok((s.to_owned(), SourceEncoding::Utf8));
@@ -49,6 +54,9 @@ mod tests {
 
     #[test]
     fn plain_utf8_is_taken_as_is() {
-        assert_eq!(decode(b"code\n").unwrap(), ("code\n".into(), SourceEncoding::Utf8));
+        assert_eq!(
+            decode(b"code\n").unwrap(),
+            ("code\n".into(), SourceEncoding::Utf8)
+        );
     }
 }

@@ -22,7 +22,11 @@ pub struct LineError {
 
 impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file, self.line, self.column, self.reason)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.column, self.reason
+        )
     }
 }
 
@@ -35,25 +39,43 @@ pub struct Header {
 impl Header {
     /// Maps a header row onto `spec`. Unknown and missing required columns are errors on
     /// line 1, since a misspelt header would otherwise drop a column silently.
-    pub fn new(file: &str, spec: &[Column], headers: &csv::StringRecord, errors: &mut Vec<LineError>) -> Self {
+    pub fn new(
+        file: &str,
+        spec: &[Column],
+        headers: &csv::StringRecord,
+        errors: &mut Vec<LineError>,
+    ) -> Self {
         let mut index = HashMap::new();
         for (i, h) in headers.iter().enumerate() {
-            let err = |reason: String| LineError { file: file.into(), line: 1, column: h.trim().into(), reason };
+            let err = |reason: String| LineError {
+                file: file.into(),
+                line: 1,
+                column: h.trim().into(),
+                reason,
+            };
             if h.trim().is_empty() {
                 continue;
             }
             match columns::lookup(spec, h) {
-                Some(c) if index.contains_key(c.name) => errors.push(err(format!("column {} appears twice", c.name))),
+                Some(c) if index.contains_key(c.name) => {
+                    errors.push(err(format!("column {} appears twice", c.name)))
+                }
                 Some(c) => {
                     index.insert(c.name, (i, h.trim().to_owned()));
                 }
                 None => errors.push(err(format!(
                     "unknown column; expected one of: {}",
-                    spec.iter().map(|c| format!("{} ({})", c.name, c.zh)).collect::<Vec<_>>().join(", ")
+                    spec.iter()
+                        .map(|c| format!("{} ({})", c.name, c.zh))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))),
             }
         }
-        for c in spec.iter().filter(|c| c.required && !index.contains_key(c.name)) {
+        for c in spec
+            .iter()
+            .filter(|c| c.required && !index.contains_key(c.name))
+        {
             errors.push(LineError {
                 file: file.into(),
                 line: 1,
@@ -88,7 +110,14 @@ impl<'a> Fields<'a> {
     ) -> Self {
         let line = record.position().map_or(0, |p| p.line());
         let errors_before = errors.len();
-        Fields { file, line, record, header, errors, errors_before }
+        Fields {
+            file,
+            line,
+            record,
+            header,
+            errors,
+            errors_before,
+        }
     }
 
     /// True when no field of this record had a problem so far.
@@ -98,8 +127,17 @@ impl<'a> Fields<'a> {
 
     /// Records a problem with `column` of this record.
     pub fn error(&mut self, column: &str, reason: impl Into<String>) {
-        let column = self.header.index.get(column).map_or(column.to_owned(), |(_, h)| h.clone());
-        self.errors.push(LineError { file: self.file.into(), line: self.line, column, reason: reason.into() });
+        let column = self
+            .header
+            .index
+            .get(column)
+            .map_or(column.to_owned(), |(_, h)| h.clone());
+        self.errors.push(LineError {
+            file: self.file.into(),
+            line: self.line,
+            column,
+            reason: reason.into(),
+        });
     }
 
     fn raw(&self, column: &str) -> Option<&'a str> {
@@ -124,18 +162,37 @@ impl<'a> Fields<'a> {
 
     /// A code: 1-64 letters, digits, '-', '_' or '.', so it is safe in URLs and file names.
     pub fn code(&mut self, column: &str, required: bool) -> Option<String> {
-        let v = if required { self.required(column) } else { self.text(column) }?;
-        let valid = v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let v = if required {
+            self.required(column)
+        } else {
+            self.text(column)
+        }?;
+        let valid = v.len() <= 64
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !valid {
-            self.error(column, format!("{v:?} is not a valid code (1-64 letters, digits, '-', '_' or '.')"));
+            self.error(
+                column,
+                format!("{v:?} is not a valid code (1-64 letters, digits, '-', '_' or '.')"),
+            );
             return None;
         }
         Some(v)
     }
 
     /// One of a closed set of values, in English or Chinese.
-    pub fn choice<T>(&mut self, column: &str, required: bool, parse: fn(&str) -> Option<T>, expected: fn() -> String) -> Option<T> {
-        let v = if required { self.required(column) } else { self.text(column) }?;
+    pub fn choice<T>(
+        &mut self,
+        column: &str,
+        required: bool,
+        parse: fn(&str) -> Option<T>,
+        expected: fn() -> String,
+    ) -> Option<T> {
+        let v = if required {
+            self.required(column)
+        } else {
+            self.text(column)
+        }?;
         let parsed = parse(&v);
         if parsed.is_none() {
             self.error(column, format!("{v:?} is not one of: {}", expected()));
@@ -144,11 +201,24 @@ impl<'a> Fields<'a> {
     }
 
     /// An exact decimal with at most `max_dp` decimals, checked by `check`.
-    pub fn decimal(&mut self, column: &str, required: bool, max_dp: u32, check: fn(Decimal) -> Result<(), String>) -> Option<Dec> {
-        let v = if required { self.required(column) } else { self.text(column) }?;
+    pub fn decimal(
+        &mut self,
+        column: &str,
+        required: bool,
+        max_dp: u32,
+        check: fn(Decimal) -> Result<(), String>,
+    ) -> Option<Dec> {
+        let v = if required {
+            self.required(column)
+        } else {
+            self.text(column)
+        }?;
         match Decimal::from_str_exact(&v) {
             Err(_) => {
-                self.error(column, format!("{v:?} is not a decimal number (use '.' and no thousands separators)"));
+                self.error(
+                    column,
+                    format!("{v:?} is not a decimal number (use '.' and no thousands separators)"),
+                );
                 None
             }
             Ok(d) if d.normalize().scale() > max_dp => {
@@ -166,13 +236,25 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional number within `min..=max` (`max_exclusive` makes the upper bound open).
-    pub fn float(&mut self, column: &str, min: f64, max: f64, max_exclusive: bool, what: &str) -> Option<f64> {
+    pub fn float(
+        &mut self,
+        column: &str,
+        min: f64,
+        max: f64,
+        max_exclusive: bool,
+        what: &str,
+    ) -> Option<f64> {
         let v = self.text(column)?;
         match f64::from_str(&v) {
-            Ok(x) if x.is_finite() && x >= min && (x < max || (!max_exclusive && x == max)) => Some(x),
+            Ok(x) if x.is_finite() && x >= min && (x < max || (!max_exclusive && x == max)) => {
+                Some(x)
+            }
             Ok(_) => {
                 let upper = if max_exclusive { ")" } else { "]" };
-                self.error(column, format!("{v} is outside [{min}, {max}{upper} ({what})"));
+                self.error(
+                    column,
+                    format!("{v} is outside [{min}, {max}{upper} ({what})"),
+                );
                 None
             }
             Err(_) => {
@@ -188,7 +270,10 @@ impl<'a> Fields<'a> {
         match i32::from_str(&v) {
             Ok(x) if (min..=max).contains(&x) => Some(x),
             _ => {
-                self.error(column, format!("{v:?} is not a whole number from {min} to {max}"));
+                self.error(
+                    column,
+                    format!("{v:?} is not a whole number from {min} to {max}"),
+                );
                 None
             }
         }
@@ -196,8 +281,13 @@ impl<'a> Fields<'a> {
 
     /// A date written YYYY-MM-DD or YYYY/M/D (as Chinese Excel writes it).
     pub fn date(&mut self, column: &str, required: bool) -> Option<NaiveDate> {
-        let v = if required { self.required(column) } else { self.text(column) }?;
-        let parsed = NaiveDate::parse_from_str(&v, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(&v, "%Y/%m/%d"));
+        let v = if required {
+            self.required(column)
+        } else {
+            self.text(column)
+        }?;
+        let parsed = NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+            .or_else(|_| NaiveDate::parse_from_str(&v, "%Y/%m/%d"));
         match parsed {
             Ok(d) => Some(d),
             Err(_) => {
@@ -213,20 +303,36 @@ pub mod checks {
     use rust_decimal::Decimal;
 
     pub fn positive(d: Decimal) -> Result<(), String> {
-        if d > Decimal::ZERO { Ok(()) } else { Err("must be greater than 0".into()) }
+        if d > Decimal::ZERO {
+            Ok(())
+        } else {
+            Err("must be greater than 0".into())
+        }
     }
 
     pub fn non_negative(d: Decimal) -> Result<(), String> {
-        if d >= Decimal::ZERO { Ok(()) } else { Err("must not be negative".into()) }
+        if d >= Decimal::ZERO {
+            Ok(())
+        } else {
+            Err("must not be negative".into())
+        }
     }
 
     /// A tariff in 元/kWh: above 0 and at most 2 (no Chinese PV tariff ever came near).
     pub fn price(d: Decimal) -> Result<(), String> {
-        if d > Decimal::ZERO && d <= Decimal::TWO { Ok(()) } else { Err("a price must be above 0 and at most 2 元/kWh".into()) }
+        if d > Decimal::ZERO && d <= Decimal::TWO {
+            Ok(())
+        } else {
+            Err("a price must be above 0 and at most 2 元/kWh".into())
+        }
     }
 
     /// A share of a station's income: above 0, at most 1.
     pub fn share(d: Decimal) -> Result<(), String> {
-        if d > Decimal::ZERO && d <= Decimal::ONE { Ok(()) } else { Err("a share must be above 0 and at most 1".into()) }
+        if d > Decimal::ZERO && d <= Decimal::ONE {
+            Ok(())
+        } else {
+            Err("a share must be above 0 and at most 1".into())
+        }
     }
 }

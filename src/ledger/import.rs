@@ -21,7 +21,10 @@ pub enum ImportError {
     #[error("{} problem(s) found; nothing was changed:\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<LineError>),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no ledger files found in {0} (expected any of: {files})", files = FILES.join(", "))]
     NoFiles(PathBuf),
     #[error("database error during import (nothing was changed): {0}")]
@@ -43,7 +46,12 @@ impl ImportReport {
 }
 
 /// Imports the ledger files present in `dir`.
-pub async fn import_dir(store: &Store, dir: &Path, actor: &str, progress: bool) -> Result<ImportReport, ImportError> {
+pub async fn import_dir(
+    store: &Store,
+    dir: &Path,
+    actor: &str,
+    progress: bool,
+) -> Result<ImportReport, ImportError> {
     let mut files = Vec::new();
     for name in FILES {
         let path = dir.join(name);
@@ -76,7 +84,12 @@ pub async fn import_files(
                 encodings.push((*name, enc));
                 parse::parse_file(name, &text, &mut batch, &mut errors);
             }
-            Err(reason) => errors.push(LineError { file: (*name).into(), line: 1, column: "-".into(), reason }),
+            Err(reason) => errors.push(LineError {
+                file: (*name).into(),
+                line: 1,
+                column: "-".into(),
+                reason,
+            }),
         }
     }
 
@@ -85,7 +98,13 @@ pub async fn import_files(
     errors.extend(check::check(&current, &batch));
     let gateways = resolve_credentials(&current, &batch, &mut errors).await;
     if !errors.is_empty() {
-        errors.sort_by_key(|e| (FILES.iter().position(|f| *f == e.file), e.line, e.column.clone()));
+        errors.sort_by_key(|e| {
+            (
+                FILES.iter().position(|f| *f == e.file),
+                e.line,
+                e.column.clone(),
+            )
+        });
         return Err(ImportError::Invalid(errors));
     }
 
@@ -101,7 +120,10 @@ pub async fn import_files(
         },
     };
     let changes = plan::plan(&current, incoming);
-    let report = ImportReport { encodings, summary: changes.summary.clone() };
+    let report = ImportReport {
+        encodings,
+        summary: changes.summary.clone(),
+    };
     if changes.is_empty() {
         return Ok(report);
     }
@@ -121,13 +143,26 @@ pub async fn import_files(
 /// Turns each gateway row's credential into the hash to store. A plain credential that
 /// matches the stored hash keeps that hash, so that re-importing the same file changes
 /// nothing (a fresh salt would otherwise make every import an update).
-async fn resolve_credentials(current: &Ledger, batch: &Batch, errors: &mut Vec<LineError>) -> Vec<Gateway> {
+async fn resolve_credentials(
+    current: &Ledger,
+    batch: &Batch,
+    errors: &mut Vec<LineError>,
+) -> Vec<Gateway> {
     let work: Vec<(u64, Gateway, Credential, Option<String>)> = batch
         .gateways
         .iter()
         .map(|r| {
-            let stored = current.gateways.iter().find(|g| g.code == r.value.gateway.code).map(|g| g.credential_hash.clone());
-            (r.line, r.value.gateway.clone(), r.value.credential.clone(), stored)
+            let stored = current
+                .gateways
+                .iter()
+                .find(|g| g.code == r.value.gateway.code)
+                .map(|g| g.credential_hash.clone());
+            (
+                r.line,
+                r.value.gateway.clone(),
+                r.value.credential.clone(),
+                stored,
+            )
         })
         .collect();
     if work.is_empty() {
@@ -159,9 +194,12 @@ async fn resolve_credentials(current: &Ledger, batch: &Batch, errors: &mut Vec<L
     for r in resolved {
         match r {
             Ok(g) => gateways.push(g),
-            Err((line, reason)) => {
-                errors.push(LineError { file: "gateways.csv".into(), line, column: "credential_hash".into(), reason })
-            }
+            Err((line, reason)) => errors.push(LineError {
+                file: "gateways.csv".into(),
+                line,
+                column: "credential_hash".into(),
+                reason,
+            }),
         }
     }
     gateways

@@ -15,6 +15,6 @@ pub mod model;
 pub mod parse;
 pub mod plan;
 
+pub use export::export_dir;
 pub use fields::LineError;
 pub use import::{ImportError, ImportReport, import_dir, import_files};
-pub use export::export_dir;

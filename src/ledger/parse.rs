@@ -76,14 +76,27 @@ fn ref_columns(file: &str, level: Option<AreaLevel>) -> Vec<(&'static str, RefKi
         "villages.csv" => vec![("parent_code", RefKind::ParentOf(level))],
         "stations.csv" | "gateways.csv" => vec![("area_code", RefKind::Area)],
         "tariffs.csv" => vec![("station_code", RefKind::Station)],
-        "shares.csv" => vec![("station_code", RefKind::Station), ("village_code", RefKind::Village)],
-        "devices.csv" => vec![("station_code", RefKind::Station), ("gateway_code", RefKind::Gateway)],
+        "shares.csv" => vec![
+            ("station_code", RefKind::Station),
+            ("village_code", RefKind::Village),
+        ],
+        "devices.csv" => vec![
+            ("station_code", RefKind::Station),
+            ("gateway_code", RefKind::Gateway),
+        ],
         _ => Vec::new(),
     }
 }
 
 /// The six files, in the order they are applied (referenced entities first).
-pub const FILES: &[&str] = &["villages.csv", "stations.csv", "tariffs.csv", "shares.csv", "gateways.csv", "devices.csv"];
+pub const FILES: &[&str] = &[
+    "villages.csv",
+    "stations.csv",
+    "tariffs.csv",
+    "shares.csv",
+    "gateways.csv",
+    "devices.csv",
+];
 
 /// Shortest credential accepted: gateways sit on public 4G networks.
 const MIN_CREDENTIAL_LEN: usize = 16;
@@ -99,11 +112,19 @@ pub fn parse_file(file: &'static str, text: &str, batch: &mut Batch, errors: &mu
         "devices.csv" => columns::DEVICES,
         _ => return,
     };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let header = match reader.headers() {
         Ok(h) => Header::new(file, spec, h, errors),
         Err(e) => {
-            errors.push(LineError { file: file.into(), line: 1, column: "-".into(), reason: format!("unreadable header: {e}") });
+            errors.push(LineError {
+                file: file.into(),
+                line: 1,
+                column: "-".into(),
+                reason: format!("unreadable header: {e}"),
+            });
             return;
         }
     };
@@ -120,7 +141,10 @@ pub fn parse_file(file: &'static str, text: &str, batch: &mut Batch, errors: &mu
                 let line = f.line;
                 if keyed && let Some(code) = f.text("code") {
                     match first_line.get(&code) {
-                        Some(first) => f.error("code", format!("{code} appears twice (first on line {first})")),
+                        Some(first) => f.error(
+                            "code",
+                            format!("{code} appears twice (first on line {first})"),
+                        ),
                         None => {
                             first_line.insert(code, line);
                         }
@@ -131,13 +155,21 @@ pub fn parse_file(file: &'static str, text: &str, batch: &mut Batch, errors: &mu
                     "stations.csv" => push(&mut batch.stations, line, station(&mut f), f.ok()),
                     "tariffs.csv" => push(&mut batch.tariffs, line, tariff(&mut f), f.ok()),
                     "shares.csv" => push(&mut batch.shares, line, share(&mut f), f.ok()),
-                    "gateways.csv" => push(&mut batch.gateways, line, gateway(&mut f, &header), f.ok()),
+                    "gateways.csv" => {
+                        push(&mut batch.gateways, line, gateway(&mut f, &header), f.ok())
+                    }
                     _ => push(&mut batch.devices, line, device(&mut f), f.ok()),
                 };
                 let level = f.text("level").and_then(|l| AreaLevel::parse(&l));
                 for (column, kind) in ref_columns(file, level) {
                     if let Some(code) = f.text(column) {
-                        batch.refs.push(Ref { file, line, column, code, kind });
+                        batch.refs.push(Ref {
+                            file,
+                            line,
+                            column,
+                            code,
+                            kind,
+                        });
                     }
                 }
                 if !parsed_cleanly && let Some(code) = f.text("code") {
@@ -146,7 +178,12 @@ pub fn parse_file(file: &'static str, text: &str, batch: &mut Batch, errors: &mu
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                errors.push(LineError { file: file.into(), line, column: "-".into(), reason: format!("unreadable CSV: {e}") });
+                errors.push(LineError {
+                    file: file.into(),
+                    line,
+                    column: "-".into(),
+                    reason: format!("unreadable CSV: {e}"),
+                });
                 break;
             }
         }
@@ -170,10 +207,18 @@ fn area(f: &mut Fields) -> Option<Area> {
     let level = f.choice("level", true, AreaLevel::parse, AreaLevel::expected);
     let parent_code = f.code("parent_code", false);
     let poor_village_code = f.text("poor_village_code");
-    let status = f.choice("status", false, VillageStatus::parse, VillageStatus::expected);
+    let status = f.choice(
+        "status",
+        false,
+        VillageStatus::parse,
+        VillageStatus::expected,
+    );
     if level.is_some_and(|l| l != AreaLevel::Village) {
         if poor_village_code.is_some() {
-            f.error("poor_village_code", "only villages carry a poor-village code");
+            f.error(
+                "poor_village_code",
+                "only villages carry a poor-village code",
+            );
         }
         if status.is_some() {
             f.error("status", "only villages carry a poverty status");
@@ -185,7 +230,14 @@ fn area(f: &mut Fields) -> Option<Area> {
     if level == Some(AreaLevel::Village) && parent_code.is_none() {
         f.error("parent_code", "a village needs its township as parent");
     }
-    Some(Area { code: code?, name: name?, level: level?, parent_code, poor_village_code, status })
+    Some(Area {
+        code: code?,
+        name: name?,
+        level: level?,
+        parent_code,
+        poor_village_code,
+        status,
+    })
 }
 
 fn station(f: &mut Fields) -> Option<Station> {
@@ -198,20 +250,35 @@ fn station(f: &mut Fields) -> Option<Station> {
     let latitude = f.float("latitude", 3.0, 54.0, false, "latitude inside China");
     let longitude = f.float("longitude", 73.0, 136.0, false, "longitude inside China");
     let tilt = f.float("tilt_deg", 0.0, 90.0, false, "degrees from horizontal");
-    let azimuth = f.float("azimuth_deg", 0.0, 360.0, true, "compass bearing, 180 = due south");
+    let azimuth = f.float(
+        "azimuth_deg",
+        0.0,
+        360.0,
+        true,
+        "compass bearing, 180 = due south",
+    );
     let commissioning = f.date("commissioning_date", false);
     let grid = f.date("grid_connection_date", false);
     if let (Some(c), Some(g)) = (commissioning, grid)
         && c < g
     {
-        f.error("commissioning_date", format!("{c} is before the grid connection on {g}"));
+        f.error(
+            "commissioning_date",
+            format!("{c} is before the grid connection on {g}"),
+        );
     }
     let investment = f.decimal("investment_yuan", false, 2, checks::non_negative);
     let om_phone = f.text("om_phone");
     if let Some(phone) = &om_phone {
-        let ok = (7..=20).contains(&phone.len()) && phone.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '+');
+        let ok = (7..=20).contains(&phone.len())
+            && phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '+');
         if !ok {
-            f.error("om_phone", format!("{phone:?} is not a phone number (7-20 digits, '-' or '+')"));
+            f.error(
+                "om_phone",
+                format!("{phone:?} is not a phone number (7-20 digits, '-' or '+')"),
+            );
         }
     }
     Some(Station {
@@ -244,9 +311,17 @@ fn tariff(f: &mut Fields) -> Option<Tariff> {
     if let (Some(t), Some(b)) = (total, benchmark)
         && b > t
     {
-        f.error("benchmark_price", format!("benchmark {b} is above the total tariff {t}"));
+        f.error(
+            "benchmark_price",
+            format!("benchmark {b} is above the total tariff {t}"),
+        );
     }
-    Some(Tariff { station_code: station_code?, valid_from: valid_from?, total_price: total?, benchmark_price: benchmark? })
+    Some(Tariff {
+        station_code: station_code?,
+        valid_from: valid_from?,
+        total_price: total?,
+        benchmark_price: benchmark?,
+    })
 }
 
 fn share(f: &mut Fields) -> Option<Share> {
@@ -255,7 +330,13 @@ fn share(f: &mut Fields) -> Option<Share> {
     let share = f.decimal("share", true, 6, checks::share);
     let basis = f.choice("basis", true, ShareBasis::parse, ShareBasis::expected);
     let valid_from = f.date("valid_from", true);
-    Some(Share { station_code: station_code?, valid_from: valid_from?, village_code: village_code?, share: share?, basis: basis? })
+    Some(Share {
+        station_code: station_code?,
+        valid_from: valid_from?,
+        village_code: village_code?,
+        share: share?,
+        basis: basis?,
+    })
 }
 
 fn gateway(f: &mut Fields, header: &Header) -> Option<GatewayRow> {
@@ -268,23 +349,38 @@ fn gateway(f: &mut Fields, header: &Header) -> Option<GatewayRow> {
             None
         }
         (Some(plain), None) if plain.chars().count() < MIN_CREDENTIAL_LEN => {
-            f.error("credential", format!("too short: at least {MIN_CREDENTIAL_LEN} characters"));
+            f.error(
+                "credential",
+                format!("too short: at least {MIN_CREDENTIAL_LEN} characters"),
+            );
             None
         }
         (Some(plain), None) => Some(Credential::Plain(plain)),
         (None, Some(hash)) if !hash.starts_with("$argon2") => {
-            f.error("credential_hash", "not an argon2 hash as exported by pvledger");
+            f.error(
+                "credential_hash",
+                "not an argon2 hash as exported by pvledger",
+            );
             None
         }
         (None, Some(hash)) => Some(Credential::Hash(hash)),
         (None, None) => {
-            let column = if header.has("credential_hash") { "credential_hash" } else { "credential" };
+            let column = if header.has("credential_hash") {
+                "credential_hash"
+            } else {
+                "credential"
+            };
             f.error(column, "every gateway needs a credential");
             None
         }
     };
     Some(GatewayRow {
-        gateway: Gateway { code: code?, name: name?, area_code, credential_hash: String::new() },
+        gateway: Gateway {
+            code: code?,
+            name: name?,
+            area_code,
+            credential_hash: String::new(),
+        },
         credential: credential?,
     })
 }
@@ -303,19 +399,30 @@ fn device(f: &mut Fields) -> Option<Device> {
     let gateway_code = f.code("gateway_code", false);
     match protocol {
         Some(Protocol::Modbus) => {
-            for (column, missing) in [("host", host.is_none()), ("port", port.is_none()), ("unit_id", unit_id.is_none()), ("profile", profile.is_none())] {
+            for (column, missing) in [
+                ("host", host.is_none()),
+                ("port", port.is_none()),
+                ("unit_id", unit_id.is_none()),
+                ("profile", profile.is_none()),
+            ] {
                 if missing && f.ok() {
                     f.error(column, "required for a modbus device");
                 }
             }
         }
         Some(Protocol::Mqtt) if gateway_code.is_none() => {
-            f.error("gateway_code", "an mqtt device needs the gateway that publishes for it");
+            f.error(
+                "gateway_code",
+                "an mqtt device needs the gateway that publishes for it",
+            );
         }
         _ => {}
     }
     if kind != Some(DeviceKind::Inverter) && (rated_ac_kw.is_some() || dc_kwp.is_some()) {
-        f.error("rated_ac_kw", "only inverters carry rated power and DC capacity");
+        f.error(
+            "rated_ac_kw",
+            "only inverters carry rated power and DC capacity",
+        );
     }
     Some(Device {
         id: 0,

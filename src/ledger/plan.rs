@@ -58,11 +58,25 @@ pub fn plan(current: &Ledger, incoming: Incoming) -> Changes {
     let mut c = Changes::default();
     let has = |f: &str| files.contains(&f);
 
-    let mut areas = diff("villages.csv", &current.areas, ledger.areas, |a| a.code.clone(), &mut c.summary, has("villages.csv"));
+    let mut areas = diff(
+        "villages.csv",
+        &current.areas,
+        ledger.areas,
+        |a| a.code.clone(),
+        &mut c.summary,
+        has("villages.csv"),
+    );
     // Parents before children: counties, then townships, then villages.
     areas.sort_by_key(|a| (level_rank(a.level), a.code.clone()));
     c.areas = areas;
-    c.stations = diff("stations.csv", &current.stations, ledger.stations, |s| s.code.clone(), &mut c.summary, has("stations.csv"));
+    c.stations = diff(
+        "stations.csv",
+        &current.stations,
+        ledger.stations,
+        |s| s.code.clone(),
+        &mut c.summary,
+        has("stations.csv"),
+    );
     c.tariffs = diff(
         "tariffs.csv",
         &current.tariffs,
@@ -71,10 +85,26 @@ pub fn plan(current: &Ledger, incoming: Incoming) -> Changes {
         &mut c.summary,
         has("tariffs.csv"),
     );
-    c.share_sets = diff_share_sets(&current.shares, ledger.shares, &mut c.summary, has("shares.csv"));
-    c.gateways = diff("gateways.csv", &current.gateways, ledger.gateways, |g| g.code.clone(), &mut c.summary, has("gateways.csv"));
+    c.share_sets = diff_share_sets(
+        &current.shares,
+        ledger.shares,
+        &mut c.summary,
+        has("shares.csv"),
+    );
+    c.gateways = diff(
+        "gateways.csv",
+        &current.gateways,
+        ledger.gateways,
+        |g| g.code.clone(),
+        &mut c.summary,
+        has("gateways.csv"),
+    );
     // Devices keep their stored id (telemetry refers to it); the import does not know it.
-    let ids: HashMap<&str, i64> = current.devices.iter().map(|d| (d.code.as_str(), d.id)).collect();
+    let ids: HashMap<&str, i64> = current
+        .devices
+        .iter()
+        .map(|d| (d.code.as_str(), d.id))
+        .collect();
     let devices = ledger
         .devices
         .into_iter()
@@ -83,7 +113,14 @@ pub fn plan(current: &Ledger, incoming: Incoming) -> Changes {
             d
         })
         .collect();
-    c.devices = diff("devices.csv", &current.devices, devices, |d| d.code.clone(), &mut c.summary, has("devices.csv"));
+    c.devices = diff(
+        "devices.csv",
+        &current.devices,
+        devices,
+        |d| d.code.clone(),
+        &mut c.summary,
+        has("devices.csv"),
+    );
     c
 }
 
@@ -105,7 +142,10 @@ fn diff<T: PartialEq, K: Eq + std::hash::Hash>(
     present: bool,
 ) -> Vec<T> {
     let stored: HashMap<K, &T> = current.iter().map(|t| (key(t), t)).collect();
-    let mut s = FileSummary { file, ..Default::default() };
+    let mut s = FileSummary {
+        file,
+        ..Default::default()
+    };
     let mut out = Vec::new();
     for row in incoming {
         match stored.get(&key(&row)) {
@@ -124,12 +164,19 @@ fn diff<T: PartialEq, K: Eq + std::hash::Hash>(
     out
 }
 
-fn diff_share_sets(current: &[Share], incoming: Vec<Share>, summary: &mut Vec<FileSummary>, present: bool) -> Vec<Vec<Share>> {
+fn diff_share_sets(
+    current: &[Share],
+    incoming: Vec<Share>,
+    summary: &mut Vec<FileSummary>,
+    present: bool,
+) -> Vec<Vec<Share>> {
     type Key = (String, NaiveDate);
     fn group(rows: impl IntoIterator<Item = Share>) -> BTreeMap<Key, Vec<Share>> {
         let mut sets: BTreeMap<Key, Vec<Share>> = BTreeMap::new();
         for s in rows {
-            sets.entry((s.station_code.clone(), s.valid_from)).or_default().push(s);
+            sets.entry((s.station_code.clone(), s.valid_from))
+                .or_default()
+                .push(s);
         }
         for set in sets.values_mut() {
             set.sort_by(|a, b| a.village_code.cmp(&b.village_code));
@@ -138,5 +185,12 @@ fn diff_share_sets(current: &[Share], incoming: Vec<Share>, summary: &mut Vec<Fi
     }
     let stored = group(current.iter().cloned());
     let sets: Vec<Vec<Share>> = group(incoming).into_values().collect();
-    diff("shares.csv", &stored.into_values().collect::<Vec<_>>(), sets, |set| (set[0].station_code.clone(), set[0].valid_from), summary, present)
+    diff(
+        "shares.csv",
+        &stored.into_values().collect::<Vec<_>>(),
+        sets,
+        |set| (set[0].station_code.clone(), set[0].valid_from),
+        summary,
+        present,
+    )
 }

@@ -17,7 +17,9 @@ use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 
 /// An exact decimal (prices, capacities, shares, money) for the database and the API.
 /// In JSON it is a string, so that no client parses it into a float by accident.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Dec(pub Decimal);
 
@@ -54,7 +56,9 @@ impl Encode<'_, Postgres> for Dec {
 
 impl<'r> Decode<'r, Postgres> for Dec {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Dec(<Decimal as Decode<Postgres>>::decode(value)?.normalize()))
+        Ok(Dec(
+            <Decimal as Decode<Postgres>>::decode(value)?.normalize()
+        ))
     }
 }
 
@@ -65,10 +69,7 @@ impl Type<Sqlite> for Dec {
 }
 
 impl<'q> Encode<'q, Sqlite> for Dec {
-    fn encode_by_ref(
-        &self,
-        buf: &mut Vec<SqliteArgumentValue<'q>>,
-    ) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
         <String as Encode<Sqlite>>::encode(self.0.normalize().to_string(), buf)
     }
 }

@@ -132,9 +132,12 @@ macro_rules! text_codec {
             }
         }
         impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $t {
-            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
                 let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
-                <$t>::parse(text).ok_or_else(|| format!("unexpected {} {text:?}", stringify!($t)).into())
+                <$t>::parse(text)
+                    .ok_or_else(|| format!("unexpected {} {text:?}", stringify!($t)).into())
             }
         }
         impl sqlx::Type<sqlx::Sqlite> for $t {
@@ -151,9 +154,12 @@ macro_rules! text_codec {
             }
         }
         impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for $t {
-            fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+            fn decode(
+                value: sqlx::sqlite::SqliteValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
                 let text = <&str as sqlx::Decode<sqlx::Sqlite>>::decode(value)?;
-                <$t>::parse(text).ok_or_else(|| format!("unexpected {} {text:?}", stringify!($t)).into())
+                <$t>::parse(text)
+                    .ok_or_else(|| format!("unexpected {} {text:?}", stringify!($t)).into())
             }
         }
     };
@@ -259,8 +265,18 @@ impl Store {
         dispatch_tx!(&mut tx, ledger::load_all())
     }
 
+    /// Appends one audit entry on its own (for actions without a transaction of their own).
+    pub async fn audit_append(&self, entry: &crate::audit::AuditEntry) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin().await?;
+        dispatch_tx!(&mut tx, audit::append(entry))?;
+        tx.commit().await
+    }
+
     /// The newest audit entries first.
-    pub async fn audit_recent(&self, limit: i64) -> Result<Vec<crate::audit::AuditRecord>, sqlx::Error> {
+    pub async fn audit_recent(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<crate::audit::AuditRecord>, sqlx::Error> {
         dispatch!(self, audit::recent(limit))
     }
 
@@ -335,7 +351,10 @@ mod tests {
             redact("postgres://pv:secret@db:5432/pvledger"),
             "postgres://pv:***@db:5432/pvledger"
         );
-        assert_eq!(redact("postgres://pv@db/pvledger"), "postgres://pv@db/pvledger");
+        assert_eq!(
+            redact("postgres://pv@db/pvledger"),
+            "postgres://pv@db/pvledger"
+        );
         assert_eq!(redact("sqlite://data/x.sqlite"), "sqlite://data/x.sqlite");
     }
 
@@ -343,7 +362,10 @@ mod tests {
     fn backends_are_recognised_by_scheme() {
         assert_eq!(Backend::from_url("sqlite://x"), Some(Backend::Sqlite));
         assert_eq!(Backend::from_url("sqlite::memory:"), Some(Backend::Sqlite));
-        assert_eq!(Backend::from_url("postgresql://h/d"), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::from_url("postgresql://h/d"),
+            Some(Backend::Postgres)
+        );
         assert_eq!(Backend::from_url("mysql://h/d"), None);
     }
 }

@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 /// The PostgreSQL server the tests create their databases on. CI starts it; a test run
 /// fails (never skips) when it is unreachable.
 pub fn pg_admin_url() -> String {
-    std::env::var("PVLEDGER_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("PVLEDGER_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A database that exists for one test: a SQLite file in a temporary directory, or a
@@ -40,7 +41,10 @@ impl TestDb {
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL tests need a server at {admin}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         conn.close().await.unwrap();
         let base = admin.rsplit_once('/').unwrap().0;
         let url = format!("{base}/{name}");
@@ -49,8 +53,17 @@ impl TestDb {
 
     async fn open(url: String, dir: tempfile::TempDir, pg_name: Option<String>) -> Self {
         let config = test_config(&url);
-        let (store, mode) = Store::open(&config.database, &config.storage).await.unwrap();
-        TestDb { store, mode, config, url, dir, pg_name }
+        let (store, mode) = Store::open(&config.database, &config.storage)
+            .await
+            .unwrap();
+        TestDb {
+            store,
+            mode,
+            config,
+            url,
+            dir,
+            pg_name,
+        }
     }
 
     /// A scratch directory that lives as long as the database.
@@ -61,15 +74,22 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         // Drop runs outside async context; use a short-lived runtime on its own thread.
         let admin = pg_admin_url();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 use sqlx::Connection;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })
@@ -84,8 +104,14 @@ pub fn test_config(url: &str) -> Config {
         None,
         vec![
             ("PVLEDGER__DATABASE__URL".to_string(), url.to_string()),
-            ("PVLEDGER__HTTP__LISTEN".to_string(), "127.0.0.1:0".to_string()),
-            ("PVLEDGER__DATABASE__MAX_CONNECTIONS".to_string(), "4".to_string()),
+            (
+                "PVLEDGER__HTTP__LISTEN".to_string(),
+                "127.0.0.1:0".to_string(),
+            ),
+            (
+                "PVLEDGER__DATABASE__MAX_CONNECTIONS".to_string(),
+                "4".to_string(),
+            ),
         ],
     )
     .unwrap()
@@ -94,7 +120,9 @@ pub fn test_config(url: &str) -> Config {
 fn uuid_like() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..16).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])).collect()
+    (0..16)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect()
 }
 
 /// The service running on a free port, stopped when dropped.
@@ -106,16 +134,27 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: &TestDb) -> Self {
-        let app = Application::with_store(db.config.clone(), db.store.clone(), db.mode).await.unwrap();
+        let app = Application::with_store(db.config.clone(), db.store.clone(), db.mode)
+            .await
+            .unwrap();
         let base = format!("http://{}", app.local_addr());
         let token = CancellationToken::new();
         tokio::spawn(app.run(token.clone()));
-        TestApp { base, client: reqwest::Client::new(), token }
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            token,
+        }
     }
 
     /// GETs a path and returns (status, JSON body).
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let r = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
     }
@@ -144,7 +183,9 @@ pub fn write_dir(parent: &Path, name: &str, files: &[(&str, &[u8])]) -> PathBuf 
 
 /// Declares each listed async test function once per backend:
 /// `both_backends!(a_test)` makes `sqlite::a_test` and `postgres::a_test`.
+/// (`crate` here deliberately means the test crate that uses the macro.)
 #[macro_export]
+#[allow(clippy::crate_in_macro_def)]
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
