@@ -240,15 +240,9 @@ fn deserialize(merged: toml::Table, origins: &Origins) -> Result<Config, ConfigE
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        // For an unknown key serde reports the parent path; name the key itself.
+        // serde_path_to_error's path already ends with the unknown key's own name.
         let key = match inner.split('`').nth(1) {
-            Some(field) if inner.starts_with("unknown field") => {
-                if path == "." || path.is_empty() {
-                    field.to_owned()
-                } else {
-                    format!("{path}.{field}")
-                }
-            }
+            Some(field) if path == "." || path.is_empty() => field.to_owned(),
             _ => path,
         };
         let message = if inner.starts_with("unknown field") {
