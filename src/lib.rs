@@ -8,6 +8,7 @@
 //! - [`config`]: layered configuration (defaults, file, environment), validated at start-up.
 //! - [`store`]: the two storage backends behind one [`store::Store`].
 //! - [`ledger`]: the station ledger (台账) and its CSV import/export.
+//! - [`reading`]: the decoded telemetry of one device at one instant.
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing.
 //! - [`http`]: the JSON API.
@@ -22,4 +23,5 @@ pub mod demo;
 pub mod http;
 pub mod ledger;
 pub mod logging;
+pub mod reading;
 pub mod store;
