@@ -1,4 +1,8 @@
 //! Start-up and shutdown of the service (the `spawn_app` seam for tests).
+//!
+//! Shutdown order matters for "no acknowledged reading is lost": the HTTP server and the
+//! MQTT receiver stop taking input, the writer drains and commits what is queued (and
+//! only then are those messages acknowledged), and the database closes last.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,12 +13,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::ingest::{self, Ingest};
 use crate::store::{self, Store, TimeSeriesMode};
 
-/// A built service: the database is open and migrated, the port is bound.
+/// A built service: the database is open and migrated, the port is bound, ingest runs.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    writer: tokio::task::JoinHandle<()>,
+    shutdown: CancellationToken,
 }
 
 impl Application {
@@ -39,13 +46,27 @@ impl Application {
             timeseries = ?mode,
             "storage ready"
         );
+        let shutdown = CancellationToken::new();
+        let (ingest, writer) = Ingest::start(
+            store.clone(),
+            config.time.zone,
+            &config.ingest,
+            shutdown.clone(),
+        )
+        .await
+        .context("starting ingest")?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            mode,
+            ingest,
+            mqtt: Arc::default(),
+        };
         Ok(Application {
             listener,
-            state: AppState {
-                store,
-                config: Arc::new(config),
-                mode,
-            },
+            state,
+            writer,
+            shutdown,
         })
     }
 
@@ -60,19 +81,43 @@ impl Application {
         &self.state.store
     }
 
-    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish and
-    /// closes the database.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    /// The token that stops the service when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then drains and closes.
+    pub async fn run(self) -> anyhow::Result<()> {
         let addr = self.local_addr();
-        let store = self.state.store.clone();
+        let Application {
+            listener,
+            state,
+            writer,
+            shutdown,
+        } = self;
+        let store = state.store.clone();
+        let mqtt = (!state.config.mqtt.url.is_empty()).then(|| {
+            tokio::spawn(ingest::mqtt::run(
+                state.config.mqtt.clone(),
+                state.ingest.clone(),
+                state.mqtt.clone(),
+                shutdown.clone(),
+            ))
+        });
         tracing::info!(%addr, "serving HTTP");
-        axum::serve(self.listener, http::router(self.state))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+        let served = axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await
-            .context("HTTP server failed")?;
+            .context("HTTP server failed");
+        shutdown.cancel();
+        if let Some(mqtt) = mqtt {
+            let _ = mqtt.await;
+        }
+        // Every Ingest handle is gone now: the writer drains its queue and exits.
+        let _ = writer.await;
         store.close().await;
         tracing::info!("stopped");
-        Ok(())
+        served
     }
 }
 

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, Application};
 use crate::audit;
@@ -101,9 +100,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 "pvledger demo: http://{}/api/v1/stations  (Ctrl-C 停止 / to stop)",
                 app.local_addr()
             );
-            let token = CancellationToken::new();
-            app::cancel_on_signal(token.clone());
-            app.run(token).await?;
+            app::cancel_on_signal(app.shutdown_token());
+            app.run().await?;
         }
     }
     Ok(0)
@@ -111,9 +109,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    let token = CancellationToken::new();
-    app::cancel_on_signal(token.clone());
-    app.run(token).await
+    app::cancel_on_signal(app.shutdown_token());
+    app.run().await
 }
 
 async fn registry(store: &Store, command: RegistryCommand) -> anyhow::Result<i32> {

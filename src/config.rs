@@ -25,7 +25,43 @@ pub struct Config {
     pub http: HttpConfig,
     pub time: TimeConfig,
     pub storage: StorageConfig,
+    pub mqtt: MqttConfig,
+    pub ingest: IngestConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host:port`; empty disables MQTT ingest.
+    pub url: String,
+    pub client_id: String,
+    pub topic_prefix: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl MqttConfig {
+    /// (host, port) of `url`, or None when MQTT is off. Validated at load time.
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        let rest = self
+            .url
+            .strip_prefix("mqtt://")
+            .or_else(|| self.url.strip_prefix("tcp://"))?;
+        let rest = rest.trim_end_matches('/');
+        match rest.rsplit_once(':') {
+            Some((h, p)) => Some((h.to_owned(), p.parse().ok()?)),
+            None => Some((rest.to_owned(), 1883)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    pub batch_max_rows: usize,
+    pub batch_linger_ms: u64,
+    pub queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,6 +197,24 @@ impl Config {
             return Err(invalid(
                 "database.max_connections",
                 "must be at least 1".into(),
+            ));
+        }
+        if !self.mqtt.url.is_empty() && self.mqtt.host_port().is_none() {
+            return Err(invalid(
+                "mqtt.url",
+                format!("{:?} is not mqtt://HOST:PORT", self.mqtt.url),
+            ));
+        }
+        if self.mqtt.topic_prefix.is_empty() || self.mqtt.topic_prefix.contains(['+', '#']) {
+            return Err(invalid(
+                "mqtt.topic_prefix",
+                "must be non-empty and free of MQTT wildcards".into(),
+            ));
+        }
+        if self.ingest.batch_max_rows == 0 || self.ingest.queue == 0 {
+            return Err(invalid(
+                "ingest.batch_max_rows",
+                "batch size and queue must be at least 1".into(),
             ));
         }
         if let Err(e) = self.log.level.parse::<tracing_subscriber::EnvFilter>() {

@@ -9,6 +9,7 @@
 //! - [`store`]: the two storage backends behind one [`store::Store`].
 //! - [`ledger`]: the station ledger (台账) and its CSV import/export.
 //! - [`reading`]: the decoded telemetry of one device at one instant.
+//! - [`ingest`]: payloads and polled readings into the store, with rollups.
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing.
 //! - [`http`]: the JSON API.
@@ -21,7 +22,9 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod ingest;
 pub mod ledger;
 pub mod logging;
 pub mod reading;
+pub mod series;
 pub mod store;

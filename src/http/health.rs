@@ -18,7 +18,9 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     if state.store.ping().await {
         (
             StatusCode::OK,
-            Json(json!({ "status": "ready", "database": database, "timeseries": state.mode })),
+            Json(
+                json!({ "status": "ready", "database": database, "timeseries": state.mode, "mqtt": state.mqtt.name() }),
+            ),
         )
     } else {
         (

@@ -2,15 +2,19 @@
 
 pub mod error;
 mod health;
+mod ingest;
 mod ledger;
+mod telemetry;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::NaiveDate;
 
 use crate::config::Config;
+use crate::ingest::Ingest;
+use crate::ingest::mqtt::MqttState;
 use crate::store::{Store, TimeSeriesMode};
 
 /// What every handler can reach.
@@ -19,6 +23,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub mode: TimeSeriesMode,
+    pub ingest: Ingest,
+    pub mqtt: Arc<MqttState>,
 }
 
 impl AppState {
@@ -39,7 +45,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/villages", get(ledger::villages))
         .route("/api/v1/stations", get(ledger::stations))
         .route("/api/v1/stations/{code}", get(ledger::station))
+        .route("/api/v1/stations/{code}/power", get(telemetry::power))
+        .route("/api/v1/stations/{code}/energy", get(telemetry::energy))
         .route("/api/v1/devices/{code}", get(ledger::device))
+        .route("/api/v1/devices/{code}/latest", get(telemetry::latest))
+        .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/api/v1/ingest/rejections", get(ingest::rejections))
         .fallback(error::fallback)
         .with_state(state)
 }

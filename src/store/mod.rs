@@ -8,7 +8,9 @@
 //! own module.
 
 mod dec;
+pub mod telemetry;
 pub mod timescale;
+mod ts;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -21,6 +23,7 @@ use sqlx::sqlite::{
 
 pub use dec::Dec;
 pub use timescale::TimeSeriesMode;
+pub use ts::Ts;
 
 use crate::config::{DatabaseConfig, StorageConfig};
 
@@ -178,6 +181,10 @@ pub mod pg {
         use super::Db;
         include!("audit_sql.rs");
     }
+    pub mod telemetry {
+        use super::Db;
+        include!("telemetry_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -191,6 +198,10 @@ pub mod lite {
     pub mod audit {
         use super::Db;
         include!("audit_sql.rs");
+    }
+    pub mod telemetry {
+        use super::Db;
+        include!("telemetry_sql.rs");
     }
 }
 

@@ -22,8 +22,10 @@ pub enum TimeSeriesMode {
     Timescaledb,
 }
 
-/// Telemetry tables and their time column; all are keyed by (device_id, time).
-const HYPERTABLES: &[(&str, &str)] = &[("readings", "ts")];
+/// Telemetry tables, their time column, and whether the raw-data retention policy applies
+/// (rollups are kept for good: settlement and assessment need years of them).
+const HYPERTABLES: &[(&str, &str, bool)] =
+    &[("readings", "ts", true), ("energy_hourly", "hour", false)];
 
 /// Tries to enable TimescaleDB and converts the telemetry tables. Returns the active mode.
 pub async fn enable(pool: &PgPool, storage: &StorageConfig) -> Result<TimeSeriesMode, sqlx::Error> {
@@ -38,8 +40,8 @@ pub async fn enable(pool: &PgPool, storage: &StorageConfig) -> Result<TimeSeries
         );
         return Ok(TimeSeriesMode::Plain);
     }
-    for (table, column) in HYPERTABLES {
-        convert(pool, table, column, storage).await?;
+    for (table, column, retention) in HYPERTABLES {
+        convert(pool, table, column, *retention, storage).await?;
     }
     tracing::info!(
         compress_after_days = storage.compress_after_days,
@@ -53,6 +55,7 @@ async fn convert(
     pool: &PgPool,
     table: &str,
     column: &str,
+    retention: bool,
     storage: &StorageConfig,
 ) -> Result<(), sqlx::Error> {
     // Table and column names come from the constant list above, never from input.
@@ -85,7 +88,7 @@ async fn convert(
     ))
     .execute(pool)
     .await?;
-    if storage.raw_retention_days > 0 {
+    if retention && storage.raw_retention_days > 0 {
         sqlx::query(&format!(
             "SELECT add_retention_policy('{table}', INTERVAL '{} days')",
             storage.raw_retention_days

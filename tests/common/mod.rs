@@ -134,12 +134,19 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: &TestDb) -> Self {
-        let app = Application::with_store(db.config.clone(), db.store.clone(), db.mode)
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`] with changes to the configuration.
+    pub async fn spawn_with(db: &TestDb, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = db.config.clone();
+        change(&mut config);
+        let app = Application::with_store(config, db.store.clone(), db.mode)
             .await
             .unwrap();
         let base = format!("http://{}", app.local_addr());
-        let token = CancellationToken::new();
-        tokio::spawn(app.run(token.clone()));
+        let token = app.shutdown_token();
+        tokio::spawn(app.run());
         TestApp {
             base,
             client: reqwest::Client::new(),
@@ -158,6 +165,84 @@ impl TestApp {
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
     }
+}
+
+impl TestApp {
+    /// POSTs a payload to /api/v1/ingest as `gateway` with `secret`.
+    pub async fn ingest(
+        &self,
+        gateway: &str,
+        secret: &str,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/ingest", self.base))
+            .basic_auth(gateway, Some(secret))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+}
+
+/// The example credential of a gateway (examples/county/gateways.csv).
+pub fn example_secret(gateway: &str) -> String {
+    let text = std::fs::read_to_string(example_dir().join("gateways.csv")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{gateway},")))
+        .unwrap();
+    line.rsplit(',').next().unwrap().to_owned()
+}
+
+/// A unique suffix for broker topics and client ids, so that tests never share a session.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid_like())
+}
+
+/// Publishes `payload` on `topic` at QoS 1 to the broker at 127.0.0.1:1883 and waits for
+/// the broker's PUBACK.
+pub async fn mqtt_publish(topic: &str, payload: &[u8]) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new(unique("pvtest-pub"), "127.0.0.1", 1883);
+    opts.set_keep_alive(std::time::Duration::from_secs(10));
+    let (client, mut el) = AsyncClient::new(opts, 10);
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
+        .await
+        .unwrap();
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match el.poll().await {
+                Ok(Event::Incoming(Packet::PubAck(_))) => break,
+                Ok(_) => {}
+                Err(e) => panic!("MQTT tests need a broker on 127.0.0.1:1883: {e}"),
+            }
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "no PUBACK from the broker");
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), el.poll()).await;
+}
+
+/// Polls `check` every 100 ms until it returns Some, failing after `secs`.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    secs: u64,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    for _ in 0..secs * 10 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {secs} s waiting for {what}");
 }
 
 impl Drop for TestApp {

@@ -1,0 +1,394 @@
+//! Payload v1 (docs/PAYLOAD.md): parsing and validation, pure.
+//!
+//! A payload is judged reading by reading: one bad reading is refused with its reason
+//! while the good ones in the same payload are kept. Only a payload that cannot be read at
+//! all, or that claims another gateway than its topic, is refused as a whole.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Map, Value};
+
+use crate::reading::{DeviceStatus, Reading};
+
+/// Why input was refused. The code is stable: it is counted, stored and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Not JSON, or not the payload v1 shape.
+    Unparseable,
+    /// `gateway` differs from the topic segment (or the HTTP credential's gateway).
+    GatewayMismatch,
+    /// The gateway is not in the ledger.
+    UnknownGateway,
+    /// The device is not in the ledger.
+    UnknownDevice,
+    /// The device belongs to another gateway.
+    ForeignDevice,
+    /// `ts` missing or not RFC 3339 with an offset / epoch milliseconds.
+    BadTimestamp,
+    /// `ts` more than the allowed skew in the future.
+    FutureTimestamp,
+    /// A field of the wrong type or an unknown status.
+    BadField,
+    /// A value no device can produce (negative energy counter, 90 Hz...).
+    ImpossibleValue,
+}
+
+impl RejectReason {
+    pub const ALL: &'static [RejectReason] = &[
+        RejectReason::Unparseable,
+        RejectReason::GatewayMismatch,
+        RejectReason::UnknownGateway,
+        RejectReason::UnknownDevice,
+        RejectReason::ForeignDevice,
+        RejectReason::BadTimestamp,
+        RejectReason::FutureTimestamp,
+        RejectReason::BadField,
+        RejectReason::ImpossibleValue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::Unparseable => "unparseable",
+            RejectReason::GatewayMismatch => "gateway_mismatch",
+            RejectReason::UnknownGateway => "unknown_gateway",
+            RejectReason::UnknownDevice => "unknown_device",
+            RejectReason::ForeignDevice => "foreign_device",
+            RejectReason::BadTimestamp => "bad_timestamp",
+            RejectReason::FutureTimestamp => "future_timestamp",
+            RejectReason::BadField => "bad_field",
+            RejectReason::ImpossibleValue => "impossible_value",
+        }
+    }
+}
+
+/// A refused payload or reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub reason: RejectReason,
+    /// What exactly was wrong, naming the field and value.
+    pub detail: String,
+    pub device: Option<String>,
+    /// The refused input: the whole payload, or the one reading as JSON.
+    pub raw: String,
+}
+
+/// A reading that passed the payload checks (the ledger checks come next).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedReading {
+    pub device: String,
+    pub ts: DateTime<Utc>,
+    pub reading: Reading,
+    /// The reading as received, kept in case the ledger refuses it.
+    pub raw: String,
+}
+
+/// The outcome of reading one payload.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The gateway the payload says it comes from (None when unreadable).
+    pub gateway: Option<String>,
+    pub readings: Vec<ParsedReading>,
+    pub refusals: Vec<Refusal>,
+}
+
+/// How far in the future a timestamp may be (gateway clocks drift).
+pub const MAX_FUTURE: Duration = Duration::minutes(10);
+
+/// Numeric fields with the range a real device can report.
+const FIELDS: &[(&str, f64, f64)] = &[
+    ("ac_power_w", -50_000.0, 1.0e8),
+    ("dc_power_w", -50_000.0, 1.0e8),
+    ("energy_total_kwh", 0.0, 1.0e10),
+    ("export_energy_kwh", 0.0, 1.0e10),
+    ("grid_voltage_v", 0.0, 1_000.0),
+    // 0 Hz is what a sleeping inverter reports at night.
+    ("frequency_hz", 0.0, 70.0),
+    ("temperature_c", -60.0, 150.0),
+    // Pyranometers read slightly negative at night.
+    ("irradiance_poa_wm2", -50.0, 2_000.0),
+    ("module_temp_c", -60.0, 120.0),
+    ("ambient_temp_c", -60.0, 70.0),
+];
+
+/// Parses one payload received for `expected_gateway` (the topic segment or the HTTP
+/// credential's gateway) at `now`.
+pub fn parse(bytes: &[u8], expected_gateway: &str, now: DateTime<Utc>) -> Parsed {
+    let whole = |reason, detail: String| Parsed {
+        gateway: None,
+        readings: Vec::new(),
+        refusals: vec![Refusal {
+            reason,
+            detail,
+            device: None,
+            raw: storable(bytes),
+        }],
+    };
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return whole(RejectReason::Unparseable, format!("not JSON: {e}")),
+    };
+    let Some(obj) = value.as_object() else {
+        return whole(
+            RejectReason::Unparseable,
+            "the payload is not a JSON object".into(),
+        );
+    };
+    let Some(gateway) = obj.get("gateway").and_then(Value::as_str) else {
+        return whole(
+            RejectReason::Unparseable,
+            "\"gateway\" (a string) is missing".into(),
+        );
+    };
+    if gateway != expected_gateway {
+        let mut p = whole(
+            RejectReason::GatewayMismatch,
+            format!("payload says gateway {gateway:?} but arrived for {expected_gateway:?}"),
+        );
+        p.gateway = Some(gateway.to_owned());
+        return p;
+    }
+    let Some(items) = obj.get("readings").and_then(Value::as_array) else {
+        return whole(
+            RejectReason::Unparseable,
+            "\"readings\" (an array) is missing".into(),
+        );
+    };
+    let mut out = Parsed {
+        gateway: Some(gateway.to_owned()),
+        ..Default::default()
+    };
+    for (i, item) in items.iter().enumerate() {
+        match parse_reading(item, now) {
+            Ok(r) => out.readings.push(r),
+            Err((reason, detail)) => out.refusals.push(Refusal {
+                reason,
+                detail: format!("readings[{i}]: {detail}"),
+                device: item
+                    .get("device")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                raw: item.to_string(),
+            }),
+        }
+    }
+    out
+}
+
+/// The raw input as text a database can hold: as is when it is UTF-8 without NUL bytes
+/// (PostgreSQL TEXT refuses NUL), otherwise `base64:` and the bytes in base64, so that
+/// nothing is lost or altered.
+pub fn storable(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if !s.contains('\0') => s.to_owned(),
+        _ => {
+            use base64::Engine;
+            format!(
+                "base64:{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            )
+        }
+    }
+}
+
+fn parse_reading(
+    item: &Value,
+    now: DateTime<Utc>,
+) -> Result<ParsedReading, (RejectReason, String)> {
+    let obj = item
+        .as_object()
+        .ok_or((RejectReason::Unparseable, "not an object".into()))?;
+    let device = match obj.get("device") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => {
+            return Err((
+                RejectReason::Unparseable,
+                "\"device\" (a string) is missing".into(),
+            ));
+        }
+    };
+    let ts = timestamp(obj.get("ts"))
+        .map_err(|d| (RejectReason::BadTimestamp, format!("device {device}: {d}")))?;
+    if ts > now + MAX_FUTURE {
+        return Err((
+            RejectReason::FutureTimestamp,
+            format!(
+                "device {device}: ts {} is more than {} minutes ahead of the server clock {}",
+                ts.to_rfc3339(),
+                MAX_FUTURE.num_minutes(),
+                now.to_rfc3339()
+            ),
+        ));
+    }
+    let reading = values(obj).map_err(|(r, d)| (r, format!("device {device}: {d}")))?;
+    Ok(ParsedReading {
+        device,
+        ts,
+        reading,
+        raw: item.to_string(),
+    })
+}
+
+/// RFC 3339 with an explicit offset, or integer epoch milliseconds.
+fn timestamp(v: Option<&Value>) -> Result<DateTime<Utc>, String> {
+    match v {
+        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|_| {
+                format!("ts {s:?} is not RFC 3339 with an offset (e.g. 2026-06-01T10:00:00+08:00)")
+            }),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+            .filter(|t| t.timestamp() > 946_684_800) // not before 2000: seconds sent as ms
+            .ok_or_else(|| format!("ts {n} is not epoch milliseconds after 2000")),
+        Some(other) => Err(format!("ts {other} is neither a string nor a number")),
+        None => Err("ts is missing".into()),
+    }
+}
+
+fn values(obj: &Map<String, Value>) -> Result<Reading, (RejectReason, String)> {
+    let mut r = Reading::default();
+    for (name, min, max) in FIELDS {
+        let value = match obj.get(*name) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Some(other) => {
+                return Err((
+                    RejectReason::BadField,
+                    format!("{name} = {other} is not a number"),
+                ));
+            }
+        };
+        if !value.is_finite() || value < *min || value > *max {
+            return Err((
+                RejectReason::ImpossibleValue,
+                format!("{name} = {value} is outside [{min}, {max}]"),
+            ));
+        }
+        let slot = match *name {
+            "ac_power_w" => &mut r.ac_power_w,
+            "dc_power_w" => &mut r.dc_power_w,
+            "energy_total_kwh" => &mut r.energy_total_kwh,
+            "export_energy_kwh" => &mut r.export_energy_kwh,
+            "grid_voltage_v" => &mut r.grid_voltage_v,
+            "frequency_hz" => &mut r.frequency_hz,
+            "temperature_c" => &mut r.temperature_c,
+            "irradiance_poa_wm2" => &mut r.irradiance_poa_wm2,
+            "module_temp_c" => &mut r.module_temp_c,
+            _ => &mut r.ambient_temp_c,
+        };
+        *slot = Some(value);
+    }
+    r.status = match obj.get("status") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.parse::<DeviceStatus>().map_err(|_| {
+            (RejectReason::BadField, format!("status {s:?} is not one of running, standby, starting, throttled, fault, off, unknown"))
+        })?),
+        Some(other) => return Err((RejectReason::BadField, format!("status = {other} is not a string"))),
+    };
+    r.fault_code = match obj.get("fault_code") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => {
+            return Err((
+                RejectReason::BadField,
+                format!("fault_code = {other} is neither a string nor a number"),
+            ));
+        }
+    };
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-06-01T02:00:10Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    const GOOD: &str = r#"{"gateway":"GW-001","sent_at":"2026-06-01T10:00:05+08:00","readings":[
+        {"device":"INV-001","ts":"2026-06-01T10:00:00+08:00","ac_power_w":52340.5,"energy_total_kwh":123456.78,
+         "dc_power_w":54010.0,"grid_voltage_v":231.2,"frequency_hz":50.01,"temperature_c":41.3,"status":"running","fault_code":null},
+        {"device":"MTR-001","ts":1780279200000,"export_energy_kwh":98765.4},
+        {"device":"WS-001","ts":"2026-06-01T10:00:00+08:00","irradiance_poa_wm2":812.0,"module_temp_c":48.2,"ambient_temp_c":21.0}]}"#;
+
+    #[test]
+    fn the_documented_example_parses_completely() {
+        let p = parse(GOOD.as_bytes(), "GW-001", now());
+        assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+        assert_eq!(p.readings.len(), 3);
+        let inv = &p.readings[0];
+        assert_eq!(inv.ts.to_rfc3339(), "2026-06-01T02:00:00+00:00");
+        assert_eq!(inv.reading.ac_power_w, Some(52340.5));
+        assert_eq!(inv.reading.status, Some(DeviceStatus::Running));
+        assert_eq!(inv.reading.fault_code, None);
+        assert_eq!(p.readings[1].ts.timestamp_millis(), 1_780_279_200_000);
+        assert_eq!(p.readings[2].reading.irradiance_poa_wm2, Some(812.0));
+    }
+
+    #[test]
+    fn a_payload_for_another_gateway_is_refused_whole() {
+        let p = parse(GOOD.as_bytes(), "GW-002", now());
+        assert!(p.readings.is_empty());
+        assert_eq!(p.refusals[0].reason, RejectReason::GatewayMismatch);
+    }
+
+    #[test]
+    fn garbage_is_refused_and_kept_verbatim() {
+        let p = parse(b"{not json", "GW-001", now());
+        assert_eq!(p.refusals[0].reason, RejectReason::Unparseable);
+        assert_eq!(p.refusals[0].raw, "{not json");
+    }
+
+    #[test]
+    fn bad_readings_are_refused_one_by_one_and_good_ones_kept() {
+        let body = r#"{"gateway":"G","readings":[
+            {"device":"A","ts":"2026-06-01T10:00:00+08:00","ac_power_w":1000},
+            {"device":"B","ts":"2026-06-01T10:30:00+08:00","ac_power_w":1000},
+            {"device":"C","ts":"2026-06-01 10:00","ac_power_w":1000},
+            {"device":"D","ts":"2026-06-01T10:00:00+08:00","frequency_hz":90},
+            {"device":"E","ts":"2026-06-01T10:00:00+08:00","status":"dancing"},
+            {"device":"F","ts":"2026-06-01T10:00:00+08:00","ac_power_w":"lots"},
+            {"ts":"2026-06-01T10:00:00+08:00"}]}"#;
+        let p = parse(body.as_bytes(), "G", now());
+        assert_eq!(p.readings.len(), 1);
+        let reasons: Vec<_> = p
+            .refusals
+            .iter()
+            .map(|r| (r.device.as_deref(), r.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (Some("B"), RejectReason::FutureTimestamp),
+                (Some("C"), RejectReason::BadTimestamp),
+                (Some("D"), RejectReason::ImpossibleValue),
+                (Some("E"), RejectReason::BadField),
+                (Some("F"), RejectReason::BadField),
+                (None, RejectReason::Unparseable),
+            ]
+        );
+        assert!(
+            p.refusals[2].detail.contains("frequency_hz = 90"),
+            "{}",
+            p.refusals[2].detail
+        );
+    }
+
+    #[test]
+    fn binary_garbage_is_kept_as_base64() {
+        let p = parse(b"\x00\x01 not json", "GW-001", now());
+        assert_eq!(p.refusals[0].raw, "base64:AAEgbm90IGpzb24=");
+    }
+
+    #[test]
+    fn a_timestamp_without_offset_or_in_seconds_is_refused() {
+        assert!(timestamp(Some(&Value::String("2026-06-01T10:00:00".into()))).is_err());
+        assert!(timestamp(Some(&serde_json::json!(1_780_279_200))).is_err());
+        assert!(timestamp(Some(&serde_json::json!(1_780_279_200_000i64))).is_ok());
+    }
+}

@@ -1,0 +1,299 @@
+//! Ingest end to end on both backends: HTTP and MQTT (real Mosquitto) payloads, every kind
+//! of refusal kept with its reason, rollups equal to energy worked out by hand, late data
+//! landing in place, resends stored once.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{TestApp, TestDb, eventually, example_dir, example_secret, mqtt_publish, unique};
+use pvledger::ledger::import_dir;
+use pvledger::store::Store;
+use serde_json::{Value, json};
+
+const GW: &str = "GW-149901101201";
+const INV: &str = "INV-PV149901101201-01-1";
+const STATION: &str = "PV149901101201-01";
+/// A device of another gateway (GW-149901101202).
+const FOREIGN: &str = "INV-PV149901101202-01-1";
+
+fn t0() -> DateTime<Utc> {
+    // 2026-06-01 23:30 in Shanghai: the series crosses local midnight.
+    DateTime::parse_from_rfc3339("2026-06-01T15:30:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// The test series: one reading a minute for an hour, 0.5 kWh a minute (30 kW), with the
+/// counter glitching to 0 at minute 10 and spiking at minute 20.
+fn counter_at(k: i64) -> f64 {
+    match k {
+        10 => 0.0,
+        20 => 99_999.0,
+        _ => 1000.0 + 0.5 * k as f64,
+    }
+}
+
+fn reading(k: i64) -> Value {
+    json!({"device": INV, "ts": (t0() + Duration::minutes(k)).to_rfc3339(), "ac_power_w": 30000.0,
+           "energy_total_kwh": counter_at(k), "status": "running"})
+}
+
+fn payload(gateway: &str, readings: Vec<Value>) -> String {
+    json!({"gateway": gateway, "sent_at": Utc::now().to_rfc3339(), "readings": readings})
+        .to_string()
+}
+
+async fn loaded(db: &TestDb) -> TestApp {
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    TestApp::spawn(db).await
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    match store {
+        Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    }
+}
+
+async fn rollups_equal_energy_worked_out_by_hand_even_when_data_arrives_late(db: TestDb) {
+    let app = loaded(&db).await;
+    let secret = example_secret(GW);
+    // Act: the second half-hour arrives first, then the first (a gateway back-filling).
+    let (s1, _) = app
+        .ingest(GW, &secret, &payload(GW, (30..=60).map(reading).collect()))
+        .await;
+    let (s2, out) = app
+        .ingest(GW, &secret, &payload(GW, (0..30).map(reading).collect()))
+        .await;
+    assert_eq!((s1, s2), (200, 200), "{out}");
+    assert_eq!(out["accepted"], 30);
+
+    // Worked by hand: 60 one-minute intervals of 0.5 kWh = 30 kWh, less the two intervals
+    // around the spike (19->20 jump, 20->21 decrease) = 29 kWh. The glitch to 0 at minute
+    // 10 is skipped: 9->11 pairs up and keeps its 1 kWh. Hour 15Z (local 23:00, June 1)
+    // holds intervals ending at minutes 1..29: 14.5 - 1.0 = 13.5; hour 16Z (local 00:00,
+    // June 2) holds minutes 30..60: 31 x 0.5 = 15.5.
+    let (_, hours) = app
+        .get(&format!(
+            "/api/v1/stations/{STATION}/energy?from=2026-06-01&to=2026-06-02&interval=hour"
+        ))
+        .await;
+    let hourly: Vec<(String, f64)> = hours["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period"].as_str().unwrap().to_owned(),
+                p["energy_kwh"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hourly,
+        [
+            ("2026-06-01T15:00:00+00:00".to_owned(), 13.5),
+            ("2026-06-01T16:00:00+00:00".to_owned(), 15.5)
+        ]
+    );
+
+    let (_, days) = app
+        .get(&format!(
+            "/api/v1/stations/{STATION}/energy?from=2026-06-01&to=2026-06-02&interval=day"
+        ))
+        .await;
+    let daily: Vec<(&str, f64)> = days["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period"].as_str().unwrap(),
+                p["energy_kwh"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(daily, [("2026-06-01", 13.5), ("2026-06-02", 15.5)]);
+
+    let (_, months) = app
+        .get(&format!(
+            "/api/v1/stations/{STATION}/energy?from=2026-06-01&to=2026-06-30&interval=month"
+        ))
+        .await;
+    assert_eq!(months["points"][0]["period"], "2026-06");
+    assert_eq!(months["points"][0]["energy_kwh"], 29.0);
+
+    // The three bad counter readings carry quality flags; the rest are clean.
+    assert_eq!(
+        count(
+            &db.store,
+            "SELECT COUNT(*) FROM readings WHERE quality <> 0"
+        )
+        .await,
+        3
+    );
+    assert_eq!(count(&db.store, "SELECT COUNT(*) FROM readings").await, 61);
+}
+
+async fn a_resent_payload_is_stored_once(db: TestDb) {
+    let app = loaded(&db).await;
+    let secret = example_secret(GW);
+    let body = payload(GW, (0..5).map(reading).collect());
+
+    let (_, first) = app.ingest(GW, &secret, &body).await;
+    let (_, again) = app.ingest(GW, &secret, &body).await;
+
+    assert_eq!(first["duplicates"], 0);
+    assert_eq!(again["accepted"], 5);
+    assert_eq!(again["duplicates"], 5);
+    assert_eq!(count(&db.store, "SELECT COUNT(*) FROM readings").await, 5);
+    let (_, latest) = app.get(&format!("/api/v1/devices/{INV}/latest")).await;
+    assert_eq!(latest["energy_total_kwh"], 1002.0);
+    assert_eq!(latest["status"], "running");
+}
+
+async fn each_kind_of_bad_input_is_refused_with_its_reason_and_good_readings_survive(db: TestDb) {
+    let app = loaded(&db).await;
+    let secret = example_secret(GW);
+    let now = Utc::now();
+    let readings = vec![
+        json!({"device": INV, "ts": now.to_rfc3339(), "ac_power_w": 1000.0}),
+        json!({"device": "INV-NOBODY", "ts": now.to_rfc3339(), "ac_power_w": 1.0}),
+        json!({"device": FOREIGN, "ts": now.to_rfc3339(), "ac_power_w": 1.0}),
+        json!({"device": INV, "ts": (now + Duration::minutes(30)).to_rfc3339(), "ac_power_w": 1.0}),
+        json!({"device": INV, "ts": now.to_rfc3339(), "frequency_hz": 500.0}),
+        json!({"device": INV, "ts": "yesterday", "ac_power_w": 1.0}),
+    ];
+
+    let (status, out) = app.ingest(GW, &secret, &payload(GW, readings)).await;
+
+    assert_eq!(status, 200);
+    assert_eq!(out["accepted"], 1);
+    let reasons: Vec<&str> = out["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    for r in [
+        "unknown_device",
+        "foreign_device",
+        "future_timestamp",
+        "impossible_value",
+        "bad_timestamp",
+    ] {
+        assert!(reasons.contains(&r), "{r} missing from {reasons:?}");
+    }
+    // Whole-payload refusals: unreadable, or claiming another gateway.
+    let (status, body) = app.ingest(GW, &secret, "{\"gateway\": ").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("unparseable"))
+    );
+    let (status, body) = app
+        .ingest(GW, &secret, &payload("GW-149901101202", vec![]))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("gateway_mismatch"))
+    );
+    // Wrong credential: nothing stored, nothing listed.
+    let (status, _) = app
+        .ingest(GW, "not-the-secret-at-all", &payload(GW, vec![]))
+        .await;
+    assert_eq!(status, 401);
+
+    let (_, listed) = app
+        .get(&format!("/api/v1/ingest/rejections?gateway={GW}"))
+        .await;
+    let stored = listed["rejections"].as_array().unwrap();
+    assert_eq!(stored.len(), 7, "{listed}");
+    let garbage = stored
+        .iter()
+        .find(|r| r["reason"] == "unparseable")
+        .unwrap();
+    assert_eq!(
+        garbage["payload"], "{\"gateway\": ",
+        "the raw payload is kept"
+    );
+    let (_, only) = app
+        .get("/api/v1/ingest/rejections?reason=foreign_device")
+        .await;
+    assert_eq!(only["rejections"].as_array().unwrap().len(), 1);
+    assert!(
+        only["rejections"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to gateway GW-149901101202")
+    );
+    assert_eq!(count(&db.store, "SELECT COUNT(*) FROM readings").await, 1);
+}
+
+async fn mqtt_payloads_from_mosquitto_are_stored_and_bad_ones_refused(db: TestDb) {
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    let prefix = unique("pvtest");
+    let app = TestApp::spawn_with(&db, |c| {
+        c.mqtt.url = "mqtt://127.0.0.1:1883".into();
+        c.mqtt.client_id = unique("pvledger-test");
+        c.mqtt.topic_prefix = prefix.clone();
+    })
+    .await;
+    // Publish only once the subscription stands (a message before it would go nowhere).
+    eventually(10, "the MQTT subscription", || async {
+        let (_, ready) = app.get("/readyz").await;
+        (ready["mqtt"] == "subscribed").then_some(())
+    })
+    .await;
+    let now = Utc::now();
+
+    mqtt_publish(
+        &format!("{prefix}/{GW}/telemetry"),
+        payload(GW, vec![json!({"device": INV, "ts": now.to_rfc3339(), "ac_power_w": 42000.0, "energy_total_kwh": 5000.0}), json!({"device": FOREIGN, "ts": now.to_rfc3339()})])
+            .as_bytes(),
+    )
+    .await;
+    mqtt_publish(&format!("{prefix}/{GW}/telemetry"), b"\x00\x01 not json").await;
+    mqtt_publish(
+        &format!("{prefix}/GW-149901101202/telemetry"),
+        payload(GW, vec![]).as_bytes(),
+    )
+    .await;
+
+    let latest = eventually(10, "the reading over MQTT", || async {
+        let (status, body) = app.get(&format!("/api/v1/devices/{INV}/latest")).await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert_eq!(latest["ac_power_w"], 42000.0);
+    let rejections = eventually(10, "three rejections", || async {
+        let (_, body) = app.get("/api/v1/ingest/rejections").await;
+        let list = body["rejections"].as_array().unwrap().clone();
+        (list.len() >= 3).then_some(list)
+    })
+    .await;
+    let mut reasons: Vec<&str> = rejections
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        ["foreign_device", "gateway_mismatch", "unparseable"]
+    );
+    assert!(
+        rejections
+            .iter()
+            .all(|r| r["source"].as_str().unwrap().starts_with("mqtt:"))
+    );
+}
+
+both_backends!(
+    rollups_equal_energy_worked_out_by_hand_even_when_data_arrives_late,
+    a_resent_payload_is_stored_once,
+    each_kind_of_bad_input_is_refused_with_its_reason_and_good_readings_survive,
+    mqtt_payloads_from_mosquitto_are_stored_and_bad_ones_refused,
+);
