@@ -76,13 +76,13 @@ pub async fn run(
     let processor = tokio::spawn(process(pub_rx, ack_tx, ingest, config.topic_prefix.clone()));
     let acker = tokio::spawn(acknowledge(ack_rx, client.clone()));
     state.set(MqttState::CONNECTING);
+    let broker = format!("{host}:{port}");
     drive(
         eventloop,
         client.clone(),
         filter,
         pub_tx,
-        &host,
-        port,
+        &broker,
         &state,
         shutdown,
     )
