@@ -10,6 +10,7 @@
 //! - [`ledger`]: the station ledger (台账) and its CSV import/export.
 //! - [`reading`]: the decoded telemetry of one device at one instant.
 //! - [`ingest`]: payloads and polled readings into the store, with rollups.
+//! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing.
 //! - [`http`]: the JSON API.
@@ -21,10 +22,12 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod ledger;
 pub mod logging;
 pub mod reading;
 pub mod series;
+pub mod solar;
 pub mod store;

@@ -291,7 +291,29 @@ async fn mqtt_payloads_from_mosquitto_are_stored_and_bad_ones_refused(db: TestDb
     );
 }
 
+async fn the_station_list_shows_live_health(db: TestDb) {
+    let app = loaded(&db).await;
+    let now = Utc::now();
+    let body = payload(GW, vec![json!({"device": INV, "ts": now.to_rfc3339(), "ac_power_w": 42000.0, "status": "running"})]);
+    app.ingest(GW, &example_secret(GW), &body).await;
+
+    let (_, list) = app.get("/api/v1/stations").await;
+
+    let stations = list["stations"].as_array().unwrap();
+    let ours = stations.iter().find(|s| s["code"] == STATION).unwrap();
+    let silent = stations.iter().find(|s| s["code"] == "PV149901101202-01").unwrap();
+    let station = db.store.load_ledger().await.unwrap().stations.into_iter().find(|s| s.code == STATION).unwrap();
+    // The expected state depends on whether the sun is up in Shanxi while the test runs.
+    let day = pvledger::health::daylight(&station, now);
+    assert_eq!(ours["health"]["power_w"], 42000.0);
+    assert_eq!(ours["health"]["state"], if day { "producing" } else { "night_standby" });
+    assert_eq!(silent["health"]["state"], if day { "offline" } else { "night_standby" });
+    assert!(silent["health"]["last_seen"].is_null());
+    assert_eq!(ours["code"], STATION, "ledger fields stay at the top level");
+}
+
 both_backends!(
+    the_station_list_shows_live_health,
     rollups_equal_energy_worked_out_by_hand_even_when_data_arrives_late,
     a_resent_payload_is_stored_once,
     each_kind_of_bad_input_is_refused_with_its_reason_and_good_readings_survive,

@@ -7,8 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::ledger::model::{Area, AreaLevel, Device, Share, Station, StationKind, Tariff};
-use crate::store::dispatch;
+use std::collections::HashMap;
+
+use crate::health::{self, Health};
+use crate::ledger::model::{Area, AreaLevel, Device, DeviceKind, Share, Station, StationKind, Tariff};
+use crate::store::telemetry::ReadingRow;
+use crate::store::{Ts, dispatch};
 
 /// `?area=CODE`: only what lies in that county, township or village.
 #[derive(Debug, Deserialize)]
@@ -29,7 +33,15 @@ pub struct Villages {
 
 #[derive(Serialize)]
 pub struct Stations {
-    pub stations: Vec<Station>,
+    pub stations: Vec<StationWithHealth>,
+}
+
+/// A station with its live health fields.
+#[derive(Serialize)]
+pub struct StationWithHealth {
+    #[serde(flatten)]
+    pub station: Station,
+    pub health: Health,
 }
 
 /// A station with everything the ledger knows about it.
@@ -96,7 +108,31 @@ pub async fn stations(
     if let Some(kind) = kind {
         stations.retain(|s| s.kind == kind);
     }
-    Ok(Json(Stations { stations }))
+    Ok(Json(Stations { stations: with_health(&state, stations).await? }))
+}
+
+/// Adds health fields: latest readings of the last two days, today's energy, sun position.
+async fn with_health(state: &AppState, stations: Vec<Station>) -> Result<Vec<StationWithHealth>, ApiError> {
+    let now = chrono::Utc::now();
+    let devices = dispatch!(&state.store, ledger::list_devices())?;
+    let latest = dispatch!(&state.store, telemetry::latest_since(Ts(now - chrono::Duration::days(2))))?;
+    let latest: HashMap<i64, &ReadingRow> = latest.iter().map(|r| (r.device_id, r)).collect();
+    let today = dispatch!(&state.store, telemetry::daily_on(state.today()))?;
+    let today: HashMap<i64, f64> = today.iter().map(|d| (d.device_id, d.energy_kwh)).collect();
+    let mut by_station: HashMap<&str, Vec<&Device>> = HashMap::new();
+    for d in &devices {
+        by_station.entry(d.station_code.as_str()).or_default().push(d);
+    }
+    Ok(stations
+        .into_iter()
+        .map(|station| {
+            let own = by_station.get(station.code.as_str()).map(Vec::as_slice).unwrap_or_default();
+            let readings: Vec<(DeviceKind, Option<&ReadingRow>)> = own.iter().map(|d| (d.kind, latest.get(&d.id).copied())).collect();
+            let today_kwh = own.iter().filter(|d| d.kind == DeviceKind::Inverter).filter_map(|d| today.get(&d.id)).sum();
+            let health = health::classify(&readings, today_kwh, now, health::daylight(&station, now));
+            StationWithHealth { station, health }
+        })
+        .collect())
 }
 
 #[tracing::instrument(skip(state))]

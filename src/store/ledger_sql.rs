@@ -265,3 +265,10 @@ pub async fn upsert_device(conn: &mut Conn, d: &Device) -> Result<(), sqlx::Erro
     .await
     .map(drop)
 }
+
+/// Every device, ordered by station then code.
+pub async fn list_devices<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E) -> Result<Vec<Device>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {DEVICE_COLUMNS} FROM devices ORDER BY station_code, code"))
+        .fetch_all(ex)
+        .await
+}

@@ -249,3 +249,13 @@ pub async fn rejections<'c, E: sqlx::Executor<'c, Database = Db>>(
     .fetch_all(ex)
     .await
 }
+
+/// Every device's daily row for one local day.
+pub async fn daily_on<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, day: NaiveDate) -> Result<Vec<DailyRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT device_id, day, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, bad_intervals FROM energy_daily WHERE day = $1",
+    )
+    .bind(day)
+    .fetch_all(ex)
+    .await
+}
