@@ -22,6 +22,10 @@ pub struct Application {
     state: AppState,
     writer: tokio::task::JoinHandle<()>,
     shutdown: CancellationToken,
+    /// Where the MQTT receiver connects (None: MQTT off).
+    receiver: Option<crate::config::MqttConfig>,
+    /// The embedded broker's address, when it runs.
+    broker: Option<SocketAddr>,
 }
 
 impl Application {
@@ -62,11 +66,14 @@ impl Application {
             ingest,
             mqtt: Arc::default(),
         };
+        let (receiver, broker) = receiver_config(&state)?;
         Ok(Application {
             listener,
             state,
             writer,
             shutdown,
+            receiver,
+            broker,
         })
     }
 
@@ -79,6 +86,11 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.state.store
+    }
+
+    /// The embedded MQTT broker's address, when it runs.
+    pub fn broker_addr(&self) -> Option<SocketAddr> {
+        self.broker
     }
 
     /// The token that stops the service when cancelled.
@@ -94,11 +106,13 @@ impl Application {
             state,
             writer,
             shutdown,
+            receiver,
+            ..
         } = self;
         let store = state.store.clone();
-        let mqtt = (!state.config.mqtt.url.is_empty()).then(|| {
+        let mqtt = receiver.map(|config| {
             tokio::spawn(ingest::mqtt::run(
-                state.config.mqtt.clone(),
+                config,
                 state.ingest.clone(),
                 state.mqtt.clone(),
                 shutdown.clone(),
@@ -119,6 +133,30 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// Where the MQTT receiver connects: the external broker of `mqtt.url`, or the embedded
+/// broker started here on `mqtt.embedded_listen`; None when MQTT is off.
+type Receiver = (Option<crate::config::MqttConfig>, Option<SocketAddr>);
+
+fn receiver_config(state: &AppState) -> anyhow::Result<Receiver> {
+    let mut mqtt = state.config.mqtt.clone();
+    if !mqtt.url.is_empty() {
+        return Ok((Some(mqtt), None));
+    }
+    if mqtt.embedded_listen.is_empty() {
+        return Ok((None, None));
+    }
+    let listen = mqtt
+        .embedded_listen
+        .parse()
+        .context("mqtt.embedded_listen")?;
+    let broker =
+        ingest::broker::start(listen, state.ingest.directory.clone(), mqtt.allow_anonymous)?;
+    mqtt.url = format!("mqtt://{}", broker.addr);
+    mqtt.username = ingest::broker::INTERNAL_USER.into();
+    mqtt.password = broker.internal_password;
+    Ok((Some(mqtt), Some(broker.addr)))
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

@@ -33,8 +33,11 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
-    /// `mqtt://host:port`; empty disables MQTT ingest.
+    /// `mqtt://host:port` of an external broker; empty = the embedded broker.
     pub url: String,
+    /// Listen address of the embedded broker; empty = no MQTT.
+    pub embedded_listen: String,
+    pub allow_anonymous: bool,
     pub client_id: String,
     pub topic_prefix: String,
     pub username: String,
@@ -197,6 +200,15 @@ impl Config {
             return Err(invalid(
                 "database.max_connections",
                 "must be at least 1".into(),
+            ));
+        }
+        if self.mqtt.url.is_empty()
+            && !self.mqtt.embedded_listen.is_empty()
+            && self.mqtt.embedded_listen.parse::<SocketAddr>().is_err()
+        {
+            return Err(invalid(
+                "mqtt.embedded_listen",
+                format!("{:?} is not HOST:PORT", self.mqtt.embedded_listen),
             ));
         }
         if !self.mqtt.url.is_empty() && self.mqtt.host_port().is_none() {

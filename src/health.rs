@@ -59,13 +59,20 @@ pub struct Health {
 /// Is the sun up at the station? Without coordinates, assume day (never hide an outage).
 pub fn daylight(station: &Station, now: DateTime<Utc>) -> bool {
     match (station.latitude, station.longitude) {
-        (Some(lat), Some(lon)) => Site::new(lat, lon).map_or(true, |site| is_daylight(now, &site, DAYLIGHT_ELEVATION_DEG)),
+        (Some(lat), Some(lon)) => {
+            Site::new(lat, lon).map_or(true, |site| is_daylight(now, &site, DAYLIGHT_ELEVATION_DEG))
+        }
         _ => true,
     }
 }
 
 /// Classifies a station from each device's kind and latest reading.
-pub fn classify(latest: &[(DeviceKind, Option<&ReadingRow>)], today_kwh: f64, now: DateTime<Utc>, daylight: bool) -> Health {
+pub fn classify(
+    latest: &[(DeviceKind, Option<&ReadingRow>)],
+    today_kwh: f64,
+    now: DateTime<Utc>,
+    daylight: bool,
+) -> Health {
     let last_seen = latest.iter().filter_map(|(_, r)| r.map(|r| r.ts.0)).max();
     let recent: Vec<&ReadingRow> = latest
         .iter()
@@ -73,7 +80,8 @@ pub fn classify(latest: &[(DeviceKind, Option<&ReadingRow>)], today_kwh: f64, no
         .filter_map(|(_, r)| *r)
         .filter(|r| now - r.ts.0 <= SILENT_AFTER)
         .collect();
-    let power_w = (!recent.is_empty()).then(|| recent.iter().filter_map(|r| r.ac_power_w).sum::<f64>());
+    let power_w =
+        (!recent.is_empty()).then(|| recent.iter().filter_map(|r| r.ac_power_w).sum::<f64>());
     let faulty = recent.iter().any(|r| r.status.as_deref() == Some("fault"));
     let heard = last_seen.is_some_and(|t| now - t <= SILENT_AFTER);
     let state = if faulty {
@@ -87,7 +95,12 @@ pub fn classify(latest: &[(DeviceKind, Option<&ReadingRow>)], today_kwh: f64, no
     } else {
         StationState::Standby
     };
-    Health { last_seen, power_w, today_kwh, state }
+    Health {
+        last_seen,
+        power_w,
+        today_kwh,
+        state,
+    }
 }
 
 #[cfg(test)]
@@ -96,7 +109,9 @@ mod tests {
     use crate::store::Ts;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-06-01T04:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-06-01T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn row(ago_min: i64, power: f64, status: &str) -> ReadingRow {
@@ -123,7 +138,15 @@ mod tests {
     #[test]
     fn recent_output_is_producing_and_sums_the_inverters() {
         let (a, b) = (row(1, 30_000.0, "running"), row(2, 20_000.0, "running"));
-        let h = classify(&[(DeviceKind::Inverter, Some(&a)), (DeviceKind::Inverter, Some(&b))], 120.0, now(), true);
+        let h = classify(
+            &[
+                (DeviceKind::Inverter, Some(&a)),
+                (DeviceKind::Inverter, Some(&b)),
+            ],
+            120.0,
+            now(),
+            true,
+        );
         assert_eq!(h.state, StationState::Producing);
         assert_eq!(h.power_w, Some(50_000.0));
     }
@@ -132,15 +155,32 @@ mod tests {
     fn silence_at_night_is_standby_but_in_daylight_is_offline() {
         let old = row(180, 0.0, "standby");
         let devices = [(DeviceKind::Inverter, Some(&old))];
-        assert_eq!(classify(&devices, 0.0, now(), false).state, StationState::NightStandby);
-        assert_eq!(classify(&devices, 0.0, now(), true).state, StationState::Offline);
-        assert_eq!(classify(&[(DeviceKind::Inverter, None)], 0.0, now(), true).state, StationState::Offline);
+        assert_eq!(
+            classify(&devices, 0.0, now(), false).state,
+            StationState::NightStandby
+        );
+        assert_eq!(
+            classify(&devices, 0.0, now(), true).state,
+            StationState::Offline
+        );
+        assert_eq!(
+            classify(&[(DeviceKind::Inverter, None)], 0.0, now(), true).state,
+            StationState::Offline
+        );
     }
 
     #[test]
     fn a_fault_outranks_everything() {
         let (a, b) = (row(1, 30_000.0, "running"), row(1, 0.0, "fault"));
-        let h = classify(&[(DeviceKind::Inverter, Some(&a)), (DeviceKind::Inverter, Some(&b))], 0.0, now(), false);
+        let h = classify(
+            &[
+                (DeviceKind::Inverter, Some(&a)),
+                (DeviceKind::Inverter, Some(&b)),
+            ],
+            0.0,
+            now(),
+            false,
+        );
         assert_eq!(h.state, StationState::Fault);
     }
 
@@ -169,6 +209,9 @@ mod tests {
         assert!(daylight(&s, now()));
         assert!(!daylight(&s, now() + Duration::hours(12)));
         s.latitude = None;
-        assert!(daylight(&s, now() + Duration::hours(12)), "without coordinates, assume day");
+        assert!(
+            daylight(&s, now() + Duration::hours(12)),
+            "without coordinates, assume day"
+        );
     }
 }

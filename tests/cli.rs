@@ -13,6 +13,7 @@ fn pvledger(db_url: &str, args: &[&str]) -> Command {
     cmd.args(args)
         .env("PVLEDGER__DATABASE__URL", db_url)
         .env("PVLEDGER__HTTP__LISTEN", "127.0.0.1:0")
+        .env("PVLEDGER__MQTT__EMBEDDED_LISTEN", "127.0.0.1:0")
         .env_remove("RUST_LOG");
     cmd
 }

@@ -294,20 +294,42 @@ async fn mqtt_payloads_from_mosquitto_are_stored_and_bad_ones_refused(db: TestDb
 async fn the_station_list_shows_live_health(db: TestDb) {
     let app = loaded(&db).await;
     let now = Utc::now();
-    let body = payload(GW, vec![json!({"device": INV, "ts": now.to_rfc3339(), "ac_power_w": 42000.0, "status": "running"})]);
+    let body = payload(
+        GW,
+        vec![
+            json!({"device": INV, "ts": now.to_rfc3339(), "ac_power_w": 42000.0, "status": "running"}),
+        ],
+    );
     app.ingest(GW, &example_secret(GW), &body).await;
 
     let (_, list) = app.get("/api/v1/stations").await;
 
     let stations = list["stations"].as_array().unwrap();
     let ours = stations.iter().find(|s| s["code"] == STATION).unwrap();
-    let silent = stations.iter().find(|s| s["code"] == "PV149901101202-01").unwrap();
-    let station = db.store.load_ledger().await.unwrap().stations.into_iter().find(|s| s.code == STATION).unwrap();
+    let silent = stations
+        .iter()
+        .find(|s| s["code"] == "PV149901101202-01")
+        .unwrap();
+    let station = db
+        .store
+        .load_ledger()
+        .await
+        .unwrap()
+        .stations
+        .into_iter()
+        .find(|s| s.code == STATION)
+        .unwrap();
     // The expected state depends on whether the sun is up in Shanxi while the test runs.
     let day = pvledger::health::daylight(&station, now);
     assert_eq!(ours["health"]["power_w"], 42000.0);
-    assert_eq!(ours["health"]["state"], if day { "producing" } else { "night_standby" });
-    assert_eq!(silent["health"]["state"], if day { "offline" } else { "night_standby" });
+    assert_eq!(
+        ours["health"]["state"],
+        if day { "producing" } else { "night_standby" }
+    );
+    assert_eq!(
+        silent["health"]["state"],
+        if day { "offline" } else { "night_standby" }
+    );
     assert!(silent["health"]["last_seen"].is_null());
     assert_eq!(ours["code"], STATION, "ledger fields stay at the top level");
 }
@@ -319,3 +341,88 @@ both_backends!(
     each_kind_of_bad_input_is_refused_with_its_reason_and_good_readings_survive,
     mqtt_payloads_from_mosquitto_are_stored_and_bad_ones_refused,
 );
+
+/// The embedded broker (no external broker configured) admits a gateway with its ledger
+/// credential, refuses a wrong one, and its messages are stored.
+#[tokio::test]
+async fn the_embedded_broker_admits_gateways_by_their_ledger_credential() {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let db = TestDb::sqlite().await;
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    let mut config = db.config.clone();
+    config.mqtt.embedded_listen = "127.0.0.1:0".into();
+    let app = pvledger::app::Application::with_store(config, db.store.clone(), db.mode)
+        .await
+        .unwrap();
+    let broker = app.broker_addr().expect("the embedded broker runs");
+    let base = format!("http://{}", app.local_addr());
+    let token = app.shutdown_token();
+    tokio::spawn(app.run());
+    let http = reqwest::Client::new();
+    eventually(10, "the receiver's subscription", || async {
+        let r: Value = http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (r["mqtt"] == "subscribed").then_some(())
+    })
+    .await;
+
+    let connect = |user: &str, pass: &str| {
+        let mut o = MqttOptions::new(unique("gw"), broker.ip().to_string(), broker.port());
+        o.set_credentials(user, pass);
+        AsyncClient::new(o, 10)
+    };
+    // A wrong credential is refused at CONNECT.
+    let (_, mut bad) = connect(GW, "wrong-credential-000000");
+    let refused = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match bad.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(a))) => {
+                    break a.code != rumqttc::ConnectReturnCode::Success;
+                }
+                Ok(_) => {}
+                Err(_) => break true,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(refused);
+
+    let (client, mut el) = connect(GW, &example_secret(GW));
+    let body = payload(
+        GW,
+        vec![json!({"device": INV, "ts": Utc::now().to_rfc3339(), "ac_power_w": 777.0})],
+    );
+    client
+        .publish(
+            format!("pvledger/v1/{GW}/telemetry"),
+            QoS::AtLeastOnce,
+            false,
+            body,
+        )
+        .await
+        .unwrap();
+    tokio::spawn(async move { while el.poll().await.is_ok() {} });
+    let latest = eventually(10, "the reading through the embedded broker", || async {
+        let r = http
+            .get(format!("{base}/api/v1/devices/{INV}/latest"))
+            .send()
+            .await
+            .ok()?;
+        if r.status() != 200 {
+            return None;
+        }
+        r.json::<Value>().await.ok()
+    })
+    .await;
+    assert_eq!(latest["ac_power_w"], 777.0);
+    token.cancel();
+}

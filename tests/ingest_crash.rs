@@ -33,7 +33,11 @@ fn serve(db_url: &str, client_id: &str, prefix: &str, linger_ms: u64) -> (Child,
     let addr = lines
         .by_ref()
         .map(Result::unwrap)
-        .find_map(|l| l.split("addr=").nth(1).map(|a| a.split_whitespace().next().unwrap().to_owned()))
+        .find_map(|l| {
+            l.split("addr=")
+                .nth(1)
+                .map(|a| a.split_whitespace().next().unwrap().to_owned())
+        })
         .expect("the service logs its address");
     std::thread::spawn(move || for _ in lines {});
     (child, addr)
@@ -41,7 +45,12 @@ fn serve(db_url: &str, client_id: &str, prefix: &str, linger_ms: u64) -> (Child,
 
 async fn subscribed(addr: &str) {
     eventually(15, "the MQTT subscription", || async {
-        let body: serde_json::Value = reqwest::get(format!("http://{addr}/readyz")).await.ok()?.json().await.ok()?;
+        let body: serde_json::Value = reqwest::get(format!("http://{addr}/readyz"))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         (body["mqtt"] == "subscribed").then_some(())
     })
     .await;
@@ -56,7 +65,9 @@ async fn readings(store: &Store) -> i64 {
 }
 
 async fn a_message_received_but_not_committed_survives_a_kill(db: TestDb) {
-    import_dir(&db.store, &example_dir(), "test", false).await.unwrap();
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
     let (client_id, prefix) = (unique("pvledger-crash"), unique("pvcrash"));
     // A long batch linger holds the received message uncommitted for seconds.
     let (mut first, addr) = serve(&db.url, &client_id, &prefix, 5_000);
@@ -65,11 +76,19 @@ async fn a_message_received_but_not_committed_survives_a_kill(db: TestDb) {
     let body = json!({"gateway": gw, "readings": [
         {"device": "INV-PV149901101201-01-1", "ts": Utc::now().to_rfc3339(), "ac_power_w": 1234.0, "energy_total_kwh": 777.0}]});
 
-    mqtt_publish(&format!("{prefix}/{gw}/telemetry"), body.to_string().as_bytes()).await;
+    mqtt_publish(
+        &format!("{prefix}/{gw}/telemetry"),
+        body.to_string().as_bytes(),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     first.kill().unwrap(); // SIGKILL: no shutdown, no drain
     first.wait().unwrap();
-    assert_eq!(readings(&db.store).await, 0, "the kill must come before the commit for this test to mean anything");
+    assert_eq!(
+        readings(&db.store).await,
+        0,
+        "the kill must come before the commit for this test to mean anything"
+    );
 
     let (mut second, addr) = serve(&db.url, &client_id, &prefix, 50);
     let stored = eventually(15, "the redelivered reading", || async {
@@ -81,8 +100,14 @@ async fn a_message_received_but_not_committed_survives_a_kill(db: TestDb) {
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert_eq!(stored, 1);
     assert_eq!(readings(&db.store).await, 1);
-    let latest: serde_json::Value =
-        reqwest::get(format!("http://{addr}/api/v1/devices/INV-PV149901101201-01-1/latest")).await.unwrap().json().await.unwrap();
+    let latest: serde_json::Value = reqwest::get(format!(
+        "http://{addr}/api/v1/devices/INV-PV149901101201-01-1/latest"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(latest["energy_total_kwh"], 777.0);
     second.kill().unwrap();
     second.wait().unwrap();

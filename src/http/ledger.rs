@@ -10,7 +10,9 @@ use super::error::ApiError;
 use std::collections::HashMap;
 
 use crate::health::{self, Health};
-use crate::ledger::model::{Area, AreaLevel, Device, DeviceKind, Share, Station, StationKind, Tariff};
+use crate::ledger::model::{
+    Area, AreaLevel, Device, DeviceKind, Share, Station, StationKind, Tariff,
+};
 use crate::store::telemetry::ReadingRow;
 use crate::store::{Ts, dispatch};
 
@@ -108,28 +110,50 @@ pub async fn stations(
     if let Some(kind) = kind {
         stations.retain(|s| s.kind == kind);
     }
-    Ok(Json(Stations { stations: with_health(&state, stations).await? }))
+    Ok(Json(Stations {
+        stations: with_health(&state, stations).await?,
+    }))
 }
 
 /// Adds health fields: latest readings of the last two days, today's energy, sun position.
-async fn with_health(state: &AppState, stations: Vec<Station>) -> Result<Vec<StationWithHealth>, ApiError> {
+async fn with_health(
+    state: &AppState,
+    stations: Vec<Station>,
+) -> Result<Vec<StationWithHealth>, ApiError> {
     let now = chrono::Utc::now();
     let devices = dispatch!(&state.store, ledger::list_devices())?;
-    let latest = dispatch!(&state.store, telemetry::latest_since(Ts(now - chrono::Duration::days(2))))?;
+    let latest = dispatch!(
+        &state.store,
+        telemetry::latest_since(Ts(now - chrono::Duration::days(2)))
+    )?;
     let latest: HashMap<i64, &ReadingRow> = latest.iter().map(|r| (r.device_id, r)).collect();
     let today = dispatch!(&state.store, telemetry::daily_on(state.today()))?;
     let today: HashMap<i64, f64> = today.iter().map(|d| (d.device_id, d.energy_kwh)).collect();
     let mut by_station: HashMap<&str, Vec<&Device>> = HashMap::new();
     for d in &devices {
-        by_station.entry(d.station_code.as_str()).or_default().push(d);
+        by_station
+            .entry(d.station_code.as_str())
+            .or_default()
+            .push(d);
     }
     Ok(stations
         .into_iter()
         .map(|station| {
-            let own = by_station.get(station.code.as_str()).map(Vec::as_slice).unwrap_or_default();
-            let readings: Vec<(DeviceKind, Option<&ReadingRow>)> = own.iter().map(|d| (d.kind, latest.get(&d.id).copied())).collect();
-            let today_kwh = own.iter().filter(|d| d.kind == DeviceKind::Inverter).filter_map(|d| today.get(&d.id)).sum();
-            let health = health::classify(&readings, today_kwh, now, health::daylight(&station, now));
+            let own = by_station
+                .get(station.code.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let readings: Vec<(DeviceKind, Option<&ReadingRow>)> = own
+                .iter()
+                .map(|d| (d.kind, latest.get(&d.id).copied()))
+                .collect();
+            let today_kwh = own
+                .iter()
+                .filter(|d| d.kind == DeviceKind::Inverter)
+                .filter_map(|d| today.get(&d.id))
+                .sum();
+            let health =
+                health::classify(&readings, today_kwh, now, health::daylight(&station, now));
             StationWithHealth { station, health }
         })
         .collect())

@@ -8,6 +8,7 @@
 //! `stats`, and logged at most once per gateway per minute.
 
 pub mod admit;
+pub mod broker;
 pub mod directory;
 pub mod energy;
 pub mod mqtt;
