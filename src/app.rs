@@ -88,6 +88,11 @@ impl Application {
         &self.state.store
     }
 
+    /// Where the MQTT receiver connects and with which account (None: MQTT off).
+    pub fn receiver(&self) -> Option<&crate::config::MqttConfig> {
+        self.receiver.as_ref()
+    }
+
     /// The embedded MQTT broker's address, when it runs.
     pub fn broker_addr(&self) -> Option<SocketAddr> {
         self.broker

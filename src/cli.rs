@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, Application};
@@ -42,7 +41,12 @@ pub enum Command {
         /// Database for the demo (default: sqlite://data/demo.sqlite, apart from a real ledger).
         #[arg(long, value_name = "URL")]
         database: Option<String>,
+        /// Days of simulated history to back-fill at the first start.
+        #[arg(long, default_value_t = 30)]
+        history: u32,
     },
+    /// Bring the ledger's stations to life: simulated gateways publishing payload v1.
+    Simulate(crate::simulate::command::SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,7 +63,7 @@ pub const EXIT_BAD_INPUT: i32 = 2;
 
 /// Runs a parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
-    let mut config = Config::load(cli.config.as_deref())?;
+    let config = Config::load(cli.config.as_deref())?;
     crate::logging::init(&config.log);
     match cli.command {
         Command::Serve => serve(config).await?,
@@ -77,32 +81,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             store.close().await;
             return Ok(code);
         }
-        Command::Demo { database } => {
-            config.database.url = database.unwrap_or_else(|| demo::DEMO_DATABASE_URL.to_owned());
-            let (store, mode) = Store::open(&config.database, &config.storage).await?;
-            let report = ledger::import_files(
-                &store,
-                demo::example_county(),
-                "examples/county",
-                &audit::cli_actor(),
-                false,
-            )
-            .await
-            .context("loading the example county")?;
-            if report.changed_anything() {
-                println!(
-                    "示例县台账已导入 / example county loaded into {}",
-                    config.database.url
-                );
-            }
-            let app = Application::with_store(config, store, mode).await?;
-            println!(
-                "pvledger demo: http://{}/api/v1/stations  (Ctrl-C 停止 / to stop)",
-                app.local_addr()
-            );
-            app::cancel_on_signal(app.shutdown_token());
-            app.run().await?;
-        }
+        Command::Demo { database, history } => demo::run(config, database, history).await?,
+        Command::Simulate(args) => crate::simulate::command::run(config, args).await?,
     }
     Ok(0)
 }

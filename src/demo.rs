@@ -1,5 +1,15 @@
-//! `pvledger demo`: the example county (examples/county), built into the binary so the
-//! demo runs from any directory with nothing else installed.
+//! `pvledger demo`: one command, nothing else installed: embedded SQLite and MQTT broker,
+//! the example county (examples/county, built into the binary), a month of simulated
+//! history through the real ingest path, live simulated gateways, and the HTTP service.
+
+use anyhow::Context;
+
+use crate::app::{self, Application};
+use crate::audit;
+use crate::config::Config;
+use crate::ledger;
+use crate::simulate::{self, World};
+use crate::store::Store;
 
 /// The example ledger files as (file name, bytes).
 pub fn example_county() -> Vec<(&'static str, Vec<u8>)> {
@@ -33,3 +43,89 @@ pub fn example_county() -> Vec<(&'static str, Vec<u8>)> {
 
 /// Where the demo keeps its data unless told otherwise: apart from a real ledger.
 pub const DEMO_DATABASE_URL: &str = "sqlite://data/demo.sqlite";
+
+/// Runs the demo until SIGINT/SIGTERM.
+pub async fn run(
+    mut config: Config,
+    database: Option<String>,
+    history_days: u32,
+) -> anyhow::Result<()> {
+    config.database.url = database.unwrap_or_else(|| DEMO_DATABASE_URL.to_owned());
+    config.mqtt.url.clear();
+    // The usual MQTT port may belong to a broker already running here: then take any.
+    if std::net::TcpListener::bind(&config.mqtt.embedded_listen).is_err() {
+        config.mqtt.embedded_listen = "127.0.0.1:0".into();
+    }
+    let (store, mode) = Store::open(&config.database, &config.storage).await?;
+    let report = ledger::import_files(
+        &store,
+        example_county(),
+        "examples/county",
+        &audit::cli_actor(),
+        false,
+    )
+    .await
+    .context("loading the example county")?;
+    if report.changed_anything() {
+        println!(
+            "示例县台账已导入 / example county loaded into {}",
+            config.database.url
+        );
+    }
+    let has_history = match &store {
+        Store::Sqlite(p) => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM readings")
+                .fetch_one(p)
+                .await?
+        }
+        Store::Postgres(p) => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM readings")
+                .fetch_one(p)
+                .await?
+        }
+    } > 0;
+    let ledger = store.load_ledger().await?;
+    let prefix = config.mqtt.topic_prefix.clone();
+    let app = Application::with_store(config, store, mode).await?;
+    let receiver = app.receiver().cloned().context("the demo needs MQTT")?;
+    let (host, port) = receiver
+        .host_port()
+        .context("the embedded broker's address")?;
+    let days = if has_history { 0 } else { history_days };
+    let world = World::from_ledger(&ledger, 2026, Vec::new(), chrono::Utc::now());
+    let target = simulate::publish::Target {
+        host,
+        port,
+        topic_prefix: prefix,
+        login: simulate::publish::Login::Shared {
+            user: receiver.username.clone(),
+            password: receiver.password.clone(),
+        },
+    };
+    let token = app.shutdown_token();
+    tokio::spawn(simulate::publish::run(
+        world,
+        target,
+        days,
+        std::time::Duration::from_secs(300),
+        std::time::Duration::from_secs(60),
+        Default::default(),
+        token.clone(),
+    ));
+    let base = format!("http://{}", app.local_addr());
+    println!("pvledger demo: {base}/api/v1/stations  (Ctrl-C 停止 / to stop)");
+    println!("  电站 / a station:   {base}/api/v1/stations/PV149901101201-01");
+    println!("  发电量 / energy:    {base}/api/v1/stations/PV149901101201-01/energy?interval=day");
+    println!("  功率 / power today: {base}/api/v1/stations/PV149901101201-01/power");
+    println!(
+        "  MQTT broker:        mqtt://{}",
+        app.broker_addr().map(|a| a.to_string()).unwrap_or_default()
+    );
+    if days > 0 {
+        println!(
+            "  正在补传 {days} 天历史数据 / back-filling {days} days of simulated history (about a minute)"
+        );
+    }
+    app::cancel_on_signal(token);
+    app.run().await
+}

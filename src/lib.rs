@@ -29,5 +29,6 @@ pub mod ledger;
 pub mod logging;
 pub mod reading;
 pub mod series;
+pub mod simulate;
 pub mod solar;
 pub mod store;

@@ -392,3 +392,61 @@ mod tests {
         assert!(timestamp(Some(&serde_json::json!(1_780_279_200_000i64))).is_ok());
     }
 }
+
+/// Writes payload v1 for `gateway` (the inverse of [`parse`]); unknown values are omitted.
+pub fn encode(
+    gateway: &str,
+    sent_at: DateTime<Utc>,
+    readings: &[crate::reading::DeviceReading],
+) -> String {
+    let items: Vec<Value> = readings
+        .iter()
+        .map(|r| {
+            let mut obj = match serde_json::to_value(&r.reading) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            obj.retain(|_, v| !v.is_null());
+            obj.insert("device".into(), Value::String(r.device_code.clone()));
+            obj.insert(
+                "ts".into(),
+                Value::String(r.ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            );
+            Value::Object(obj)
+        })
+        .collect();
+    serde_json::json!({ "gateway": gateway, "sent_at": sent_at.to_rfc3339(), "readings": items })
+        .to_string()
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+    use crate::reading::DeviceReading;
+
+    #[test]
+    fn an_encoded_payload_parses_back_to_the_same_readings() {
+        let ts = DateTime::parse_from_rfc3339("2026-06-01T02:00:00.250Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let reading = Reading {
+            ac_power_w: Some(1234.5),
+            energy_total_kwh: Some(99.25),
+            status: Some(DeviceStatus::Running),
+            ..Default::default()
+        };
+        let text = encode(
+            "GW-1",
+            ts,
+            &[DeviceReading {
+                device_code: "INV-1".into(),
+                ts,
+                reading: reading.clone(),
+            }],
+        );
+        let back = parse(text.as_bytes(), "GW-1", ts);
+        assert!(back.refusals.is_empty(), "{:?}", back.refusals);
+        assert_eq!(back.readings[0].reading, reading);
+        assert_eq!(back.readings[0].ts, ts);
+    }
+}
