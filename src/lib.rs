@@ -9,6 +9,7 @@
 //! - [`store`]: the two storage backends behind one [`store::Store`].
 //! - [`ledger`]: the station ledger (台账) and its CSV import/export.
 //! - [`reading`]: the decoded telemetry of one device at one instant.
+//! - [`modbus`]: Modbus TCP pollers, SunSpec and vendor-profile decoding, a simulator.
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing.
 //! - [`http`]: the JSON API.
@@ -23,5 +24,6 @@ pub mod demo;
 pub mod http;
 pub mod ledger;
 pub mod logging;
+pub mod modbus;
 pub mod reading;
 pub mod store;

@@ -1,0 +1,31 @@
+//! Reading inverters, meters and weather stations over Modbus TCP.
+//!
+//! Village stations are read directly or through a logger/DTU speaking Modbus TCP. The
+//! decoding half is pure and unit-tested without sockets; the I/O half is a thin loop
+//! around it, so a wrong address or word order shows up in a unit test, not in the field:
+//!
+//! ```text
+//!  poller (I/O)                   pure decoding
+//!  ────────────                   ─────────────────────────────────────────────
+//!  connect ─────────────────────▶ sunspec::Discovery / profile::Profile (TOML)
+//!  read 2-register headers ─────▶ sunspec::ChainWalker ──▶ ModelChain
+//!                                 sunspec::plan_reads / Profile::plan ──▶ [ReadRequest]
+//!  perform requests in order ───▶ [RegisterBlock]
+//!                                 sunspec::decode / Profile::decode ──▶ Reading
+//!  send DeviceReading ──▶ bounded channel ──▶ ingest
+//! ```
+//!
+//! - [`words`]: register words to numbers and text, word order, SunSpec sentinels.
+//! - [`block`]: read requests and the register blocks they return.
+//! - [`sunspec`]: discovery, model chain, read planning, decoding, register images.
+//! - [`profile`]: vendor register maps (Huawei, Sungrow, Growatt, GoodWe) as TOML data in
+//!   `config/profiles/`, with the shipped ones compiled in.
+//!
+//! "Unknown" is always `None`, never zero: a sentinel, a missing block or an unverified
+//! scale factor all leave the field of [`crate::reading::Reading`] empty, so downstream
+//! energy and availability figures are not poisoned by fake zeros.
+
+pub mod block;
+pub mod profile;
+pub mod sunspec;
+pub mod words;
