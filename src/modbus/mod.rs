@@ -29,3 +29,13 @@ pub mod block;
 pub mod profile;
 pub mod sunspec;
 pub mod words;
+
+pub mod backoff;
+pub mod device;
+pub mod health;
+pub mod link;
+pub mod poller;
+pub mod target;
+
+pub use poller::spawn_pollers;
+pub use target::{PollTarget, ProfileRef, targets_from_devices};

@@ -35,6 +35,7 @@
 //! and set `abs = true` for meters that report export energy with a sign.
 
 mod decode;
+mod encode;
 mod error;
 pub mod library;
 mod load;
@@ -46,6 +47,7 @@ pub mod shipped;
 use std::collections::BTreeMap;
 
 pub use decode::ProfileReading;
+pub use encode::EncodeError;
 pub use error::{PointProblem, ProfileError, ProfileProblem};
 pub use library::{LibraryError, ProfileLibrary, ProfileSource};
 
