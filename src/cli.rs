@@ -1,4 +1,4 @@
-//! The command line: `pvledger serve | migrate | registry import/export | demo`.
+//! The command line: `pvledger serve | migrate | registry import/export | demo | modbus probe`.
 
 use std::path::PathBuf;
 
@@ -44,6 +44,17 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         database: Option<String>,
     },
+    /// Modbus TCP tools for commissioning devices.
+    Modbus {
+        #[command(subcommand)]
+        command: ModbusCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModbusCommand {
+    /// Connect to HOST:PORT and print the SunSpec models or the vendor profile's values.
+    Probe(crate::modbus::probe::ProbeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +116,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             app::cancel_on_signal(token.clone());
             app.run(token).await?;
         }
+        Command::Modbus {
+            command: ModbusCommand::Probe(args),
+        } => return Ok(crate::modbus::probe::run(args).await),
     }
     Ok(0)
 }

@@ -39,3 +39,7 @@ pub mod target;
 
 pub use poller::spawn_pollers;
 pub use target::{PollTarget, ProfileRef, targets_from_devices};
+pub mod probe;
+pub mod probe_report;
+pub mod sim_image;
+pub mod sim_server;
