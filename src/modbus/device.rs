@@ -44,7 +44,7 @@ pub enum PollError {
     #[error("SunSpec model chain: {0}")]
     Chain(String),
     /// Every block failed or is disabled: nothing to decode.
-    #[error("no register block could be read")]
+    #[error("no register block could be read (all failed or disabled)")]
     NothingRead,
 }
 
@@ -128,8 +128,7 @@ impl DevicePoller {
             narrower.max_gap = narrower.max_gap.min(narrower.max_registers_per_read - 1);
             plan = narrower.plan();
         }
-        let ts = Utc::now();
-        let blocks = self.read_plan(link, &plan).await?;
+        let (ts, blocks) = self.read_plan(link, &plan).await?;
         Ok(Polled {
             ts,
             reading: profile.decode(&blocks).reading,
@@ -144,8 +143,7 @@ impl DevicePoller {
                 rediscovered = true;
             }
             let layout = self.layout.clone().unwrap_or_else(|| unreachable!());
-            let ts = Utc::now();
-            let blocks = self.read_plan(link, &layout.plan).await?;
+            let (ts, blocks) = self.read_plan(link, &layout.plan).await?;
             let decoded = sunspec::decode(&layout.chain, &blocks);
             let moved = decoded
                 .issues
@@ -185,19 +183,20 @@ impl DevicePoller {
         self.target.effective_pause_between_requests()
     }
 
-    /// Performs every enabled request of `plan`, keeping the blocks that answered.
+    /// Performs every enabled request of `plan`, keeping the blocks that answered, and
+    /// the instant the first request went out (after any pause the device needs).
     async fn read_plan(
         &mut self,
         link: &mut Link,
         plan: &[ReadRequest],
-    ) -> Result<Vec<RegisterBlock>, PollError> {
+    ) -> Result<(DateTime<Utc>, Vec<RegisterBlock>), PollError> {
+        link.ready().await;
+        let ts = Utc::now();
         let mut blocks = Vec::with_capacity(plan.len());
-        let mut attempted = 0;
         for request in plan {
             if self.health.is_disabled(request) {
                 continue;
             }
-            attempted += 1;
             match self.read_patiently(link, request).await {
                 Ok(block) => {
                     self.health.on_answer(request);
@@ -206,10 +205,12 @@ impl DevicePoller {
                 Err(e) => self.on_block_error(request, e)?,
             }
         }
-        if blocks.is_empty() && attempted > 0 {
+        // Every block failed or is disabled: an all-unknown reading would only look like
+        // the device is alive.
+        if blocks.is_empty() {
             return Err(PollError::NothingRead);
         }
-        Ok(blocks)
+        Ok((ts, blocks))
     }
 
     /// Decides what a failed block means for the rest of the poll.

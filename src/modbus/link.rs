@@ -224,6 +224,12 @@ impl Link {
         self.not_before = self.not_before.max(Instant::now() + pause);
     }
 
+    /// Waits until the next request may be sent (pause after connecting or between
+    /// requests), so a caller can take the timestamp of a read when it really happens.
+    pub async fn ready(&mut self) {
+        sleep_until(self.not_before).await;
+    }
+
     /// Performs `request` on unit `unit`, then keeps `pause_after` before the next request.
     pub async fn read(
         &mut self,

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use super::block::{RegisterBlock, RegisterKind, find};
 use super::profile::{Profile, ProfileReading, ProfileSource};
 use super::sunspec::{Decoded, ModelChain};
+use super::words::WordOrder;
 use crate::reading::{DeviceStatus, Field, Reading};
 
 /// Everything read from a SunSpec device.
@@ -316,10 +317,14 @@ pub fn render_profile(report: &ProfileReport) -> String {
         "厂家配置 / profile: {} ({}), 来源 source: {}",
         profile.name, profile.vendor, report.source
     );
+    let order = match profile.word_order {
+        WordOrder::HighFirst => "high_first (ABCD)",
+        WordOrder::LowFirst => "low_first (CDAB)",
+    };
     let _ = writeln!(
         out,
-        "寄存器 / registers: {table_name}, 地址基 address base {}, 字序 word order {:?}\n",
-        profile.address_base, profile.word_order
+        "寄存器 / registers: {table_name}, 地址基 address base {}, 字序 word order {order}\n",
+        profile.address_base
     );
     let mut rows = vec![vec![
         "字段 field".to_owned(),

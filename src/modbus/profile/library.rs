@@ -64,8 +64,8 @@ pub enum LibraryError {
     Invalid {
         /// File path, or "built-in NAME".
         origin: String,
-        /// What is wrong.
-        source: ProfileError,
+        /// What is wrong (boxed: a TOML error is large and this travels in `Result`s).
+        source: Box<ProfileError>,
     },
 }
 
@@ -117,7 +117,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(Profile, ProfileSource), LibraryE
             .map(|p| (p, ProfileSource::File(path.clone())))
             .map_err(|source| LibraryError::Invalid {
                 origin: path.display().to_string(),
-                source,
+                source: Box::new(source),
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let text = shipped::text(name).ok_or_else(|| LibraryError::NotFound {
@@ -133,7 +133,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(Profile, ProfileSource), LibraryE
                 .map(|p| (p, ProfileSource::Shipped))
                 .map_err(|source| LibraryError::Invalid {
                     origin: format!("built-in {name}"),
-                    source,
+                    source: Box::new(source),
                 })
         }
         Err(source) => Err(LibraryError::Read {
