@@ -62,12 +62,12 @@ pub enum ProfileProblem {
 /// What is wrong with one point.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PointProblem {
-    /// `field` is not a [`Field`] name.
+    /// `field` is not a [`Field`](crate::reading::Field) name.
     #[error(
         "unknown field {0:?}; expected a Reading field such as ac_power_w, energy_total_kwh, status"
     )]
     UnknownField(String),
-    /// `type` is not a [`WordType`] name.
+    /// `type` is not a [`WordType`](crate::modbus::words::WordType) name.
     #[error("unknown type {0:?}; expected u16, i16, u32, i32, u64, acc32, acc64 or float32")]
     UnknownType(String),
     /// `word_order` override is not recognised.
