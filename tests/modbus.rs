@@ -4,6 +4,8 @@
 //! short intervals (a few hundred ms) and assert on what was measured, with margins wide
 //! enough for a loaded 2-core CI machine but far below what the failure would cost.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::Command;
@@ -15,7 +17,7 @@ use pvledger::modbus::profile::{Profile, shipped};
 use pvledger::modbus::sim_image::{huawei_sun2000_image, sunspec_image, sunspec_models};
 use pvledger::modbus::sim_server::{SimServer, UnitImage};
 use pvledger::modbus::sunspec::image::{self, ImageModel};
-use pvledger::modbus::{PollTarget, ProfileRef, spawn_pollers};
+use pvledger::modbus::{PollTarget, ProfileRef, spawn_pollers, targets_from_store};
 use pvledger::reading::{DeviceReading, DeviceStatus, Reading};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
@@ -501,4 +503,39 @@ async fn the_probe_command_explains_refused_silent_and_non_sunspec_devices() {
     .await;
     assert_eq!(code, 2);
     assert!(err.contains("no vendor profile \"fronius\""), "{err}");
+}
+
+#[tokio::test]
+async fn every_modbus_device_of_the_example_county_becomes_a_poll_target() {
+    let db = common::TestDb::sqlite().await;
+    pvledger::ledger::import_files(
+        &db.store,
+        pvledger::demo::example_county(),
+        "examples/county",
+        &pvledger::audit::cli_actor(),
+        false,
+    )
+    .await
+    .unwrap();
+
+    let (targets, errors) = targets_from_store(&db.store, std::path::Path::new("config/profiles"))
+        .await
+        .unwrap();
+
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut profiles: Vec<&str> = targets.iter().map(|t| t.profile.name()).collect();
+    profiles.sort_unstable();
+    profiles.dedup();
+    assert_eq!(
+        profiles,
+        [
+            "goodwe_dt",
+            "growatt",
+            "huawei_sun2000",
+            "sungrow_sg",
+            "sunspec"
+        ],
+        "the ledger's profile names resolve to the shipped files"
+    );
+    assert!(targets.len() >= 28, "{} targets", targets.len());
 }

@@ -52,4 +52,4 @@ pub mod sim_server;
 pub mod target;
 
 pub use poller::spawn_pollers;
-pub use target::{PollTarget, ProfileRef, targets_from_devices};
+pub use target::{PollTarget, ProfileRef, targets_from_devices, targets_from_store};

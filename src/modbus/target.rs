@@ -194,6 +194,15 @@ pub fn targets_from_devices(
     (targets, errors)
 }
 
+/// [`targets_from_devices`] for every device in the stored ledger.
+pub async fn targets_from_store(
+    store: &crate::store::Store,
+    profiles_dir: &Path,
+) -> Result<(Vec<PollTarget>, Vec<TargetError>), sqlx::Error> {
+    let ledger = store.load_ledger().await?;
+    Ok(targets_from_devices(&ledger.devices, profiles_dir))
+}
+
 fn target_from_device(
     device: &Device,
     library: &mut ProfileLibrary,
