@@ -376,6 +376,16 @@ async fn units_behind_one_gateway_share_one_connection_and_a_busy_unit_is_waited
         1,
         "one connection for both units"
     );
+    assert_eq!(
+        sim.requests_at(1, RegisterKind::Holding, 40000),
+        3,
+        "the SunSpec probe at 40000 was answered busy twice and retried, once"
+    );
+    assert_eq!(
+        sim.requests_at(1, RegisterKind::Holding, 0),
+        0,
+        "a busy device was not taken for one without SunSpec at 40000"
+    );
     pollers.stop().await;
 }
 

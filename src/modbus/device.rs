@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_modbus::ExceptionCode;
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, BackoffPolicy};
 use super::block::{ReadRequest, RegisterBlock};
 use super::health::{BlockHealth, IllegalAddressVerdict};
 use super::link::{Link, ReadError};
@@ -169,7 +169,8 @@ impl DevicePoller {
 
     /// Finds "SunS", walks the chain and plans the reads.
     async fn discover(&mut self, link: &mut Link) -> Result<SunSpecLayout, PollError> {
-        let chain = discover_chain(link, self.target.unit_id, self.pause()).await?;
+        let t = &self.target;
+        let chain = discover_chain(link, t.unit_id, self.pause(), t.busy).await?;
         let plan = sunspec::plan_reads(&chain, self.target.effective_max_registers());
         tracing::info!(
             device = %self.target.device_code,
@@ -250,31 +251,46 @@ impl DevicePoller {
         link: &mut Link,
         request: &ReadRequest,
     ) -> Result<RegisterBlock, ReadError> {
-        let mut busy = Backoff::new(self.target.busy);
-        loop {
-            match link.read(self.target.unit_id, request, self.pause()).await {
-                Err(e)
-                    if e.exception() == Some(ExceptionCode::ServerDeviceBusy)
-                        && busy.failures() + 1 < BUSY_TRIES =>
-                {
-                    let delay = busy.next_delay();
-                    tracing::debug!(device = %self.target.device_code, ?delay, "device busy");
-                    tokio::time::sleep(delay).await;
-                }
-                other => return other,
+        let t = &self.target;
+        read_patiently(link, t.unit_id, request, self.pause(), t.busy).await
+    }
+}
+
+/// One read, retried with `busy` backoff while the device answers exception 0x06, up to
+/// [`BUSY_TRIES`] attempts. Huawei inverters answer "busy" while their own logger reads.
+pub async fn read_patiently(
+    link: &mut Link,
+    unit: u8,
+    request: &ReadRequest,
+    pause: Duration,
+    busy: BackoffPolicy,
+) -> Result<RegisterBlock, ReadError> {
+    let mut backoff = Backoff::new(busy);
+    loop {
+        match link.read(unit, request, pause).await {
+            Err(e)
+                if e.exception() == Some(ExceptionCode::ServerDeviceBusy)
+                    && backoff.failures() + 1 < BUSY_TRIES =>
+            {
+                let delay = backoff.next_delay();
+                tracing::debug!(unit, ?delay, error = %e, "device busy; waiting");
+                tokio::time::sleep(delay).await;
             }
+            other => return other,
         }
     }
 }
 
 /// Discovery at 40000, 0, 50000 and the chain walk, shared with the probe.
 ///
-/// A probe answered with an exception (usually 0x02) means "not here"; a broken link is
-/// returned as [`PollError::Link`].
+/// A probe answered with an exception (usually 0x02) means "not here", except "busy",
+/// which is waited out first (a busy device must not be taken for a non-SunSpec one); a
+/// broken link is returned as [`PollError::Link`].
 pub async fn discover_chain(
     link: &mut Link,
     unit: u8,
     pause: Duration,
+    busy: BackoffPolicy,
 ) -> Result<ModelChain, PollError> {
     let mut discovery = sunspec::Discovery::new();
     let mut step = match discovery.next_probe() {
@@ -286,9 +302,12 @@ pub async fn discover_chain(
             DiscoveryStep::Found { first_header, .. } => break first_header,
             DiscoveryStep::NotSunSpec => return Err(PollError::NotSunSpec),
             DiscoveryStep::Probe(request) => {
-                let reply = match link.read(unit, &request, pause).await {
+                let reply = match read_patiently(link, unit, &request, pause, busy).await {
                     Ok(block) => Some(block.registers),
                     Err(e) if e.needs_reconnect() => return Err(PollError::Link(e)),
+                    Err(e) if e.exception() == Some(ExceptionCode::ServerDeviceBusy) => {
+                        return Err(PollError::Busy(e));
+                    }
                     Err(_) => None,
                 };
                 step = discovery.on_reply(reply.as_deref());
@@ -297,7 +316,7 @@ pub async fn discover_chain(
     };
     let mut walker = ChainWalker::new(first_header);
     while let Some(request) = walker.next_request() {
-        let block = match link.read(unit, &request, pause).await {
+        let block = match read_patiently(link, unit, &request, pause, busy).await {
             Ok(block) => block,
             Err(e) if e.needs_reconnect() => return Err(PollError::Link(e)),
             Err(e) => return Err(PollError::Chain(e.to_string())),

@@ -10,8 +10,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::backoff::BackoffPolicy;
 use super::block::{ReadRequest, RegisterBlock};
-use super::device::{PollError, discover_chain};
+use super::device::{PollError, discover_chain, read_patiently};
 use super::link::{ConnectError, Link, ReadError};
 use super::probe_report::{ProfileReport, SunSpecReport, render_profile, render_sunspec};
 use super::profile::{LibraryError, library};
@@ -161,7 +162,7 @@ pub async fn probe(args: &ProbeArgs) -> Result<String, ProbeError> {
     let endpoint = link.endpoint().to_owned();
     match profile {
         None => {
-            let chain = discover_chain(&mut link, args.unit, Duration::ZERO)
+            let chain = discover_chain(&mut link, args.unit, Duration::ZERO, BackoffPolicy::BUSY)
                 .await
                 .map_err(|e| poll_error(e, args.unit))?;
             let base = chain
@@ -225,7 +226,7 @@ async fn read_all(
     let mut blocks = Vec::new();
     let mut failed = Vec::new();
     for request in plan {
-        match link.read(unit, request, pause).await {
+        match read_patiently(link, unit, request, pause, BackoffPolicy::BUSY).await {
             Ok(block) => blocks.push(block),
             Err(e) if e.needs_reconnect() => return Err(e.into()),
             Err(e) => failed.push(e.to_string()),
