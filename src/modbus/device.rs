@@ -76,6 +76,8 @@ struct SunSpecLayout {
 pub struct DevicePoller {
     target: PollTarget,
     layout: Option<SunSpecLayout>,
+    /// The chain last discovered, kept over reconnects to tell a changed layout.
+    known_chain: Option<ModelChain>,
     health: BlockHealth,
 }
 
@@ -86,6 +88,7 @@ impl DevicePoller {
         DevicePoller {
             target,
             layout: None,
+            known_chain: None,
             health,
         }
     }
@@ -138,11 +141,15 @@ impl DevicePoller {
     async fn poll_sunspec(&mut self, link: &mut Link) -> Result<Polled, PollError> {
         let mut rediscovered = false;
         loop {
-            if self.layout.is_none() {
-                self.layout = Some(self.discover(link).await?);
-                rediscovered = true;
-            }
-            let layout = self.layout.clone().unwrap_or_else(|| unreachable!());
+            let layout = match &self.layout {
+                Some(layout) => layout.clone(),
+                None => {
+                    let layout = self.discover(link).await?;
+                    self.layout = Some(layout.clone());
+                    rediscovered = true;
+                    layout
+                }
+            };
             let (ts, blocks) = self.read_plan(link, &layout.plan).await?;
             let decoded = sunspec::decode(&layout.chain, &blocks);
             let moved = decoded
@@ -172,6 +179,11 @@ impl DevicePoller {
         let t = &self.target;
         let chain = discover_chain(link, t.unit_id, self.pause(), t.busy).await?;
         let plan = sunspec::plan_reads(&chain, self.target.effective_max_registers());
+        // Blocks disabled for the old layout mean nothing in a new one.
+        if self.known_chain.as_ref() != Some(&chain) {
+            self.health = BlockHealth::new(self.target.disable_block_after);
+            self.known_chain = Some(chain.clone());
+        }
         tracing::info!(
             device = %self.target.device_code,
             models = ?chain.ids(),
