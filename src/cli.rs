@@ -1,4 +1,4 @@
-//! The command line: `pvledger serve | migrate | registry import/export | demo`.
+//! The command line: `pvledger serve | migrate | registry import/export | demo | modbus probe`.
 
 use std::path::PathBuf;
 
@@ -47,6 +47,17 @@ pub enum Command {
     },
     /// Bring the ledger's stations to life: simulated gateways publishing payload v1.
     Simulate(crate::simulate::command::SimulateArgs),
+    /// Modbus TCP tools for commissioning devices.
+    Modbus {
+        #[command(subcommand)]
+        command: ModbusCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModbusCommand {
+    /// Connect to HOST:PORT and print the SunSpec models or the vendor profile's values.
+    Probe(crate::modbus::probe::ProbeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +94,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Demo { database, history } => demo::run(config, database, history).await?,
         Command::Simulate(args) => crate::simulate::command::run(config, args).await?,
+        Command::Modbus {
+            command: ModbusCommand::Probe(args),
+        } => return Ok(crate::modbus::probe::run(args).await),
     }
     Ok(0)
 }

@@ -10,6 +10,7 @@
 //! - [`ledger`]: the station ledger (台账) and its CSV import/export.
 //! - [`reading`]: the decoded telemetry of one device at one instant.
 //! - [`ingest`]: payloads and polled readings into the store, with rollups.
+//! - [`modbus`]: Modbus TCP pollers, SunSpec and vendor-profile decoding, a simulator.
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing.
@@ -27,6 +28,7 @@ pub mod http;
 pub mod ingest;
 pub mod ledger;
 pub mod logging;
+pub mod modbus;
 pub mod reading;
 pub mod series;
 pub mod simulate;
