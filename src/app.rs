@@ -26,6 +26,8 @@ pub struct Application {
     receiver: Option<crate::config::MqttConfig>,
     /// The embedded broker's address, when it runs.
     broker: Option<SocketAddr>,
+    /// Forwards Modbus readings into ingest, when devices are polled.
+    polled: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -67,6 +69,17 @@ impl Application {
             mqtt: Arc::default(),
         };
         let (receiver, broker) = receiver_config(&state)?;
+        let polled = if state.config.modbus.enabled {
+            ingest::polled::start(
+                &state.store,
+                &state.config.modbus,
+                state.ingest.clone(),
+                shutdown.clone(),
+            )
+            .await?
+        } else {
+            None
+        };
         Ok(Application {
             listener,
             state,
@@ -74,6 +87,7 @@ impl Application {
             shutdown,
             receiver,
             broker,
+            polled,
         })
     }
 
@@ -112,6 +126,7 @@ impl Application {
             writer,
             shutdown,
             receiver,
+            polled,
             ..
         } = self;
         let store = state.store.clone();
@@ -131,6 +146,9 @@ impl Application {
         shutdown.cancel();
         if let Some(mqtt) = mqtt {
             let _ = mqtt.await;
+        }
+        if let Some(polled) = polled {
+            let _ = polled.await;
         }
         // Every Ingest handle is gone now: the writer drains its queue and exits.
         let _ = writer.await;

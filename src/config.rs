@@ -26,6 +26,7 @@ pub struct Config {
     pub time: TimeConfig,
     pub storage: StorageConfig,
     pub mqtt: MqttConfig,
+    pub modbus: ModbusConfig,
     pub ingest: IngestConfig,
     pub log: LogConfig,
 }
@@ -57,6 +58,14 @@ impl MqttConfig {
             None => Some((rest.to_owned(), 1883)),
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModbusConfig {
+    pub enabled: bool,
+    pub interval_s: u64,
+    pub profiles_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -221,6 +230,12 @@ impl Config {
             return Err(invalid(
                 "mqtt.topic_prefix",
                 "must be non-empty and free of MQTT wildcards".into(),
+            ));
+        }
+        if self.modbus.interval_s == 0 {
+            return Err(invalid(
+                "modbus.interval_s",
+                "must be at least 1 second".into(),
             ));
         }
         if self.ingest.batch_max_rows == 0 || self.ingest.queue == 0 {

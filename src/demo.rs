@@ -86,6 +86,10 @@ pub async fn run(
     } > 0;
     let ledger = store.load_ledger().await?;
     let prefix = config.mqtt.topic_prefix.clone();
+    // The simulated inverters listen before the service starts polling them.
+    let farm =
+        crate::simulate::modbus::ModbusFarm::start(&ledger, &config.modbus.profiles_dir).await;
+    config.modbus.interval_s = config.modbus.interval_s.min(60);
     let app = Application::with_store(config, store, mode).await?;
     let receiver = app.receiver().cloned().context("the demo needs MQTT")?;
     let (host, port) = receiver
@@ -109,7 +113,7 @@ pub async fn run(
         days,
         std::time::Duration::from_secs(300),
         std::time::Duration::from_secs(60),
-        Default::default(),
+        Some(farm),
         token.clone(),
     ));
     let base = format!("http://{}", app.local_addr());

@@ -81,7 +81,7 @@ pub fn classify(
         .filter(|r| now - r.ts.0 <= SILENT_AFTER)
         .collect();
     let power_w =
-        (!recent.is_empty()).then(|| recent.iter().filter_map(|r| r.ac_power_w).sum::<f64>());
+        (!recent.is_empty()).then(|| recent.iter().filter_map(|r| r.ac_power_w).sum::<f64>() + 0.0);
     let faulty = recent.iter().any(|r| r.status.as_deref() == Some("fault"));
     let heard = last_seen.is_some_and(|t| now - t <= SILENT_AFTER);
     let state = if faulty {

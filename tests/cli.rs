@@ -14,6 +14,7 @@ fn pvledger(db_url: &str, args: &[&str]) -> Command {
         .env("PVLEDGER__DATABASE__URL", db_url)
         .env("PVLEDGER__HTTP__LISTEN", "127.0.0.1:0")
         .env("PVLEDGER__MQTT__EMBEDDED_LISTEN", "127.0.0.1:0")
+        .env("PVLEDGER__MODBUS__ENABLED", "false")
         .env_remove("RUST_LOG");
     cmd
 }
@@ -168,8 +169,9 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
         .by_ref()
         .map(Result::unwrap)
         .find_map(|l| {
-            l.split("addr=")
-                .nth(1)
+            l.contains("serving HTTP")
+                .then(|| l.split("addr=").nth(1))
+                .flatten()
                 .map(|a| a.split_whitespace().next().unwrap().to_owned())
         })
         .expect("the service logs its address");

@@ -24,6 +24,7 @@ fn serve(db_url: &str, client_id: &str, prefix: &str, linger_ms: u64) -> (Child,
         .env("PVLEDGER__MQTT__CLIENT_ID", client_id)
         .env("PVLEDGER__MQTT__TOPIC_PREFIX", prefix)
         .env("PVLEDGER__INGEST__BATCH_LINGER_MS", linger_ms.to_string())
+        .env("PVLEDGER__MODBUS__ENABLED", "false")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -34,8 +35,9 @@ fn serve(db_url: &str, client_id: &str, prefix: &str, linger_ms: u64) -> (Child,
         .by_ref()
         .map(Result::unwrap)
         .find_map(|l| {
-            l.split("addr=")
-                .nth(1)
+            l.contains("serving HTTP")
+                .then(|| l.split("addr=").nth(1))
+                .flatten()
                 .map(|a| a.split_whitespace().next().unwrap().to_owned())
         })
         .expect("the service logs its address");

@@ -8,10 +8,9 @@
 //! should run Mosquitto or EMQX with persistence and ACLs and set `mqtt.url`.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
+use std::net::{SocketAddr, TcpListener};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
 
 use super::Directory;
@@ -26,8 +25,7 @@ pub struct EmbeddedBroker {
     pub internal_password: String,
 }
 
-/// Starts the broker on `listen` (port 0 picks a free port) and waits until it accepts
-/// connections.
+/// Starts the broker on `listen` (port 0 picks a free port).
 pub fn start(
     listen: SocketAddr,
     directory: Directory,
@@ -100,15 +98,11 @@ pub fn start(
             }
         })
         .context("starting the embedded MQTT broker thread")?;
-    for _ in 0..100 {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            tracing::info!(%addr, "embedded MQTT broker listening");
-            return Ok(EmbeddedBroker {
-                addr,
-                internal_password,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("the embedded MQTT broker did not start listening on {addr}")
+    // No readiness probe: a bare TCP probe makes rumqttd log an error, and the receiver
+    // connects with backoff anyway.
+    tracing::info!(%addr, "embedded MQTT broker listening");
+    Ok(EmbeddedBroker {
+        addr,
+        internal_password,
+    })
 }

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod energy;
 pub mod mqtt;
 pub mod payload;
+pub mod polled;
 pub mod recompute;
 pub mod stats;
 pub mod writer;

@@ -28,6 +28,9 @@ pub struct SimulateArgs {
     /// dark:STATION, outage:TOWNSHIP.
     #[arg(long = "fault", value_name = "SPEC")]
     pub faults: Vec<String>,
+    /// Do not serve the ledger's modbus devices as simulated Modbus TCP servers.
+    #[arg(long)]
+    pub no_modbus: bool,
     /// The gateways.csv with plain credentials (as imported) to log in as each gateway;
     /// without it the simulator connects anonymously.
     #[arg(long, value_name = "FILE")]
@@ -66,6 +69,11 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
         },
     };
     let world = World::from_ledger(&ledger, args.seed, faults, chrono::Utc::now());
+    let farm = if args.no_modbus {
+        None
+    } else {
+        Some(super::modbus::ModbusFarm::start(&ledger, &config.modbus.profiles_dir).await)
+    };
     let target = Target {
         host: host.clone(),
         port,
@@ -84,7 +92,7 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
         args.history,
         Duration::from_secs(args.history_step * 60),
         Duration::from_secs(args.interval.max(1)),
-        Default::default(),
+        farm,
         token,
     )
     .await;

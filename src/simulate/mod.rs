@@ -3,6 +3,7 @@
 //! MQTT, as village gateways do, including back-filled history.
 
 pub mod command;
+pub mod modbus;
 pub mod model;
 pub mod publish;
 

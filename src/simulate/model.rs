@@ -344,8 +344,9 @@ impl World {
     }
 }
 
+/// Rounds to one decimal; `+ 0.0` turns -0.0 into 0.0.
 fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
+    (x * 10.0).round() / 10.0 + 0.0
 }
 
 fn round2(x: f64) -> f64 {

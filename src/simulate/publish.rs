@@ -119,16 +119,18 @@ fn by_gateway(
 }
 
 /// Back-fills `days` of history at `step`, then publishes live every `interval` until
-/// `shutdown`. `skip` names devices that are reached otherwise (served over Modbus).
+/// `shutdown`. Devices of `modbus` are served as Modbus registers instead of over MQTT
+/// (their history still arrives through their gateway, as after an outage).
 pub async fn run(
     mut world: World,
     target: Target,
     days: u32,
     step: Duration,
     interval: Duration,
-    skip: std::collections::HashSet<String>,
+    modbus: Option<super::modbus::ModbusFarm>,
     shutdown: CancellationToken,
 ) {
+    let skip = modbus.as_ref().map(|m| m.served()).unwrap_or_default();
     let gateways = world.gateways();
     let mut clients = Clients::new(target);
     let now = Utc::now();

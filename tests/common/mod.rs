@@ -100,21 +100,16 @@ impl Drop for TestDb {
 
 /// The built-in configuration pointed at `url`, listening on a free port.
 pub fn test_config(url: &str) -> Config {
-    Config::load_from(
-        None,
-        vec![
-            ("PVLEDGER__DATABASE__URL".to_string(), url.to_string()),
-            (
-                "PVLEDGER__HTTP__LISTEN".to_string(),
-                "127.0.0.1:0".to_string(),
-            ),
-            (
-                "PVLEDGER__DATABASE__MAX_CONNECTIONS".to_string(),
-                "4".to_string(),
-            ),
-        ],
-    )
-    .unwrap()
+    let env = [
+        ("PVLEDGER__DATABASE__URL", url),
+        ("PVLEDGER__HTTP__LISTEN", "127.0.0.1:0"),
+        ("PVLEDGER__DATABASE__MAX_CONNECTIONS", "4"),
+        // No MQTT unless a test asks for it (1883 belongs to the machine's Mosquitto).
+        ("PVLEDGER__MQTT__EMBEDDED_LISTEN", ""),
+        // No polling unless a test asks for it (the example county's ports are fictional).
+        ("PVLEDGER__MODBUS__ENABLED", "false"),
+    ];
+    Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v.to_owned()))).unwrap()
 }
 
 fn uuid_like() -> String {
