@@ -74,6 +74,7 @@ pub struct IngestConfig {
     pub batch_max_rows: usize,
     pub batch_linger_ms: u64,
     pub queue: usize,
+    pub expected_interval_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -66,12 +66,50 @@ pub struct EnergyPoint {
     pub energy_kwh: f64,
     /// Exported through the station's meter, kWh (None without a meter reading).
     pub export_kwh: Option<f64>,
+    /// Inverter readings received / expected while the sun was up (0-1); None when no
+    /// reading was expected (night, no inverters).
+    pub completeness: Option<f64>,
 }
 
-/// Groups daily rows (day, is_meter, kWh) into days or months.
-pub fn by_day_or_month(rows: &[(NaiveDate, bool, f64)], monthly: bool) -> Vec<EnergyPoint> {
-    let mut out: BTreeMap<String, (f64, Option<f64>)> = BTreeMap::new();
-    for (day, meter, kwh) in rows {
+/// One device-period of energy: (period, is it a meter, kWh, readings).
+pub type EnergyRow<K> = (K, bool, f64, i32);
+
+/// Readings an inverter is expected to send between `start` and `end` at `site`: one per
+/// `interval_s` while the sun is above the horizon (night is never missing data).
+pub fn expected_daylight_samples(
+    site: &crate::solar::position::Site,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    interval_s: u64,
+) -> f64 {
+    const STEP_MIN: i64 = 5;
+    let mut t = start;
+    let mut daylight_s = 0.0;
+    while t < end {
+        let next = (t + Duration::minutes(STEP_MIN)).min(end);
+        let mid = t + (next - t) / 2;
+        if crate::solar::position::sun_position(site, mid).elevation_deg > 0.0 {
+            daylight_s += (next - t).num_seconds() as f64;
+        }
+        t = next;
+    }
+    daylight_s / interval_s.max(1) as f64
+}
+
+fn completeness(samples: f64, expected: f64) -> Option<f64> {
+    (expected >= 1.0).then(|| ((samples / expected).min(1.0) * 1000.0).round() / 1000.0)
+}
+
+/// Groups daily rows into days or months; `expected(day)` is the inverter readings
+/// expected that day for the whole station.
+pub fn by_day_or_month(
+    rows: &[EnergyRow<NaiveDate>],
+    monthly: bool,
+    expected: impl Fn(NaiveDate) -> f64,
+) -> Vec<EnergyPoint> {
+    let mut out: BTreeMap<String, (f64, Option<f64>, f64, f64)> = BTreeMap::new();
+    let mut days_seen: std::collections::BTreeSet<NaiveDate> = Default::default();
+    for (day, meter, kwh, samples) in rows {
         let key = if monthly {
             format!("{:04}-{:02}", day.year(), day.month())
         } else {
@@ -82,35 +120,50 @@ pub fn by_day_or_month(rows: &[(NaiveDate, bool, f64)], monthly: bool) -> Vec<En
             *e.1.get_or_insert(0.0) += kwh;
         } else {
             e.0 += kwh;
+            e.2 += f64::from(*samples);
+        }
+        if days_seen.insert(*day) {
+            e.3 += expected(*day);
         }
     }
     out.into_iter()
-        .map(|(period, (energy_kwh, export_kwh))| EnergyPoint {
+        .map(|(period, (e, x, n, exp))| EnergyPoint {
             period,
-            energy_kwh,
-            export_kwh,
+            energy_kwh: round_wh(e),
+            export_kwh: x.map(round_wh),
+            completeness: completeness(n, exp),
         })
         .collect()
 }
 
-/// Groups hourly rows (hour, is_meter, kWh) by hour.
-pub fn by_hour(rows: &[(DateTime<Utc>, bool, f64)]) -> Vec<EnergyPoint> {
-    let mut out: BTreeMap<DateTime<Utc>, (f64, Option<f64>)> = BTreeMap::new();
-    for (hour, meter, kwh) in rows {
+/// Groups hourly rows by hour; `expected(hour)` as for [`by_day_or_month`].
+pub fn by_hour(
+    rows: &[EnergyRow<DateTime<Utc>>],
+    expected: impl Fn(DateTime<Utc>) -> f64,
+) -> Vec<EnergyPoint> {
+    let mut out: BTreeMap<DateTime<Utc>, (f64, Option<f64>, f64)> = BTreeMap::new();
+    for (hour, meter, kwh, samples) in rows {
         let e = out.entry(*hour).or_default();
         if *meter {
             *e.1.get_or_insert(0.0) += kwh;
         } else {
             e.0 += kwh;
+            e.2 += f64::from(*samples);
         }
     }
     out.into_iter()
-        .map(|(h, (energy_kwh, export_kwh))| EnergyPoint {
+        .map(|(h, (e, x, n))| EnergyPoint {
             period: h.to_rfc3339(),
-            energy_kwh,
-            export_kwh,
+            energy_kwh: round_wh(e),
+            export_kwh: x.map(round_wh),
+            completeness: completeness(n, expected(h)),
         })
         .collect()
+}
+
+/// Sums of float counter deltas carry noise in the last digits; kWh to the Wh is plenty.
+fn round_wh(kwh: f64) -> f64 {
+    (kwh * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]
@@ -157,27 +210,36 @@ mod tests {
     fn days_group_into_months_with_meter_export_apart() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let rows = [
-            (d("2026-05-31"), false, 100.0),
-            (d("2026-06-01"), false, 200.0),
-            (d("2026-06-02"), false, 50.0),
-            (d("2026-06-02"), true, 240.0),
+            (d("2026-05-31"), false, 100.0, 500),
+            (d("2026-06-01"), false, 200.0, 600),
+            (d("2026-06-02"), false, 50.0, 300),
+            (d("2026-06-02"), true, 240.0, 1440),
         ];
-        let months = by_day_or_month(&rows, true);
-        assert_eq!(
-            months[0],
-            EnergyPoint {
-                period: "2026-05".into(),
-                energy_kwh: 100.0,
-                export_kwh: None
-            }
-        );
-        assert_eq!(
-            months[1],
-            EnergyPoint {
-                period: "2026-06".into(),
-                energy_kwh: 250.0,
-                export_kwh: Some(240.0)
-            }
-        );
+        let months = by_day_or_month(&rows, true, |_| 600.0);
+        let may = EnergyPoint {
+            period: "2026-05".into(),
+            energy_kwh: 100.0,
+            export_kwh: None,
+            completeness: Some(0.833),
+        };
+        assert_eq!(months[0], may);
+        // June: 900 inverter readings of 2 x 600 expected; the meter's readings do not count.
+        let june = EnergyPoint {
+            period: "2026-06".into(),
+            energy_kwh: 250.0,
+            export_kwh: Some(240.0),
+            completeness: Some(0.75),
+        };
+        assert_eq!(months[1], june);
+    }
+
+    #[test]
+    fn a_shanxi_june_day_expects_about_fourteen_and_a_half_hours_of_readings() {
+        let site = crate::solar::position::Site::new(37.6, 111.3).unwrap();
+        let start = DateTime::parse_from_rfc3339("2026-06-20T16:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let n = expected_daylight_samples(&site, start, start + Duration::days(1), 60);
+        assert!((14.0 * 60.0..15.2 * 60.0).contains(&n), "{n}");
     }
 }

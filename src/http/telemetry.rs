@@ -10,6 +10,7 @@ use super::error::ApiError;
 use crate::ingest::recompute::day_bounds;
 use crate::ledger::model::{Device, DeviceKind};
 use crate::series::{self, EnergyPoint, Interval, PowerPoint};
+use crate::solar::position::Site;
 use crate::store::telemetry::ReadingRow;
 use crate::store::{Ts, dispatch};
 
@@ -139,18 +140,36 @@ pub async fn energy(
             .iter()
             .any(|d| d.id == id && d.kind == DeviceKind::Meter)
     };
+    // Completeness: inverter readings expected while the sun is up at the station.
+    let station = dispatch!(&state.store, ledger::get_station(&code))?
+        .ok_or_else(|| ApiError::not_found("station", &code))?;
+    let site = station
+        .latitude
+        .zip(station.longitude)
+        .and_then(|(lat, lon)| Site::new(lat, lon).ok());
+    let inverters = counted
+        .iter()
+        .filter(|d| d.kind == DeviceKind::Inverter)
+        .count() as f64;
+    let every = state.config.ingest.expected_interval_s;
+    let expected = |start, end| {
+        site.as_ref().map_or(0.0, |s| {
+            series::expected_daylight_samples(s, start, end, every) * inverters
+        })
+    };
+    let zone = state.config.time.zone;
     let points = match interval {
         Interval::Hour => {
             let rows = dispatch!(&state.store, telemetry::hourly(&ids, Ts(from), Ts(to)))?;
             series::by_hour(
                 &rows
                     .iter()
-                    .map(|r| (r.hour.0, is_meter(r.device_id), r.energy_kwh))
+                    .map(|r| (r.hour.0, is_meter(r.device_id), r.energy_kwh, r.samples))
                     .collect::<Vec<_>>(),
+                |h| expected(h, h + chrono::Duration::hours(1)),
             )
         }
         Interval::Day | Interval::Month => {
-            let zone = state.config.time.zone;
             let first = from.with_timezone(&zone).date_naive();
             let last = (to - chrono::Duration::milliseconds(1))
                 .with_timezone(&zone)
@@ -159,9 +178,13 @@ pub async fn energy(
             series::by_day_or_month(
                 &rows
                     .iter()
-                    .map(|r| (r.day, is_meter(r.device_id), r.energy_kwh))
+                    .map(|r| (r.day, is_meter(r.device_id), r.energy_kwh, r.samples))
                     .collect::<Vec<_>>(),
                 interval == Interval::Month,
+                |day| {
+                    let (start, end) = day_bounds(day, zone);
+                    expected(start, end)
+                },
             )
         }
     };
