@@ -12,6 +12,7 @@
 //! - [`ingest`]: payloads and polled readings into the store, with rollups.
 //! - [`modbus`]: Modbus TCP pollers, SunSpec and vendor-profile decoding, a simulator.
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
+//! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing.
 //! - [`http`]: the JSON API.
@@ -31,6 +32,7 @@ pub mod logging;
 pub mod modbus;
 pub mod reading;
 pub mod series;
+pub mod settlement;
 pub mod simulate;
 pub mod solar;
 pub mod store;
