@@ -162,20 +162,7 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The bound address is logged on stderr ("serving HTTP addr=...").
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = lines
-        .by_ref()
-        .map(Result::unwrap)
-        .find_map(|l| {
-            l.contains("serving HTTP")
-                .then(|| l.split("addr=").nth(1))
-                .flatten()
-                .map(|a| a.split_whitespace().next().unwrap().to_owned())
-        })
-        .expect("the service logs its address");
-    std::thread::spawn(move || for _ in lines {});
+    let addr = common::logged_http_addr(&mut child);
 
     let body: serde_json::Value = reqwest::get(format!("http://{addr}/readyz"))
         .await

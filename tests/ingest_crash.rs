@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -30,18 +29,7 @@ fn serve(db_url: &str, client_id: &str, prefix: &str, linger_ms: u64) -> (Child,
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map(Result::unwrap)
-        .find_map(|l| {
-            l.contains("serving HTTP")
-                .then(|| l.split("addr=").nth(1))
-                .flatten()
-                .map(|a| a.split_whitespace().next().unwrap().to_owned())
-        })
-        .expect("the service logs its address");
-    std::thread::spawn(move || for _ in lines {});
+    let addr = common::logged_http_addr(&mut child);
     (child, addr)
 }
 

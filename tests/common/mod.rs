@@ -276,3 +276,23 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// Reads a `pvledger serve` child's stderr (started with RUST_LOG=info and stderr piped)
+/// until the service logs "serving HTTP addr=...", and returns that address. The rest of
+/// the log keeps draining in the background so the child never blocks on a full pipe.
+pub fn logged_http_addr(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.contains("serving HTTP")
+                .then(|| l.split("addr=").nth(1))
+                .flatten()
+                .map(|a| a.split_whitespace().next().unwrap_or_default().to_owned())
+        })
+        .expect("the service logs its address");
+    std::thread::spawn(move || for _ in lines {});
+    addr
+}
