@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use crate::ingest::recompute::day_bounds;
-use crate::ledger::model::{Device, DeviceKind};
+use crate::ledger::model::{Device, DeviceKind, Station};
 use crate::series::{self, EnergyPoint, Interval, PowerPoint};
 use crate::solar::position::Site;
 use crate::store::telemetry::ReadingRow;
@@ -65,11 +65,15 @@ fn range(
     Ok((from, to))
 }
 
-async fn devices_of(state: &AppState, code: &str) -> Result<Vec<Device>, ApiError> {
-    dispatch!(&state.store, ledger::get_station(code))?
+/// The station (404 when unknown) and its devices.
+async fn station_and_devices(
+    state: &AppState,
+    code: &str,
+) -> Result<(Station, Vec<Device>), ApiError> {
+    let station = dispatch!(&state.store, ledger::get_station(code))?
         .ok_or_else(|| ApiError::not_found("station", code))?;
     let (_, _, devices) = dispatch!(&state.store, ledger::station_details(code))?;
-    Ok(devices)
+    Ok((station, devices))
 }
 
 #[derive(Serialize)]
@@ -89,8 +93,9 @@ pub async fn power(
     Query(r): Query<Range>,
 ) -> Result<Json<PowerSeries>, ApiError> {
     let (from, to) = range(&state, &r, 1)?;
-    let inverters: Vec<i64> = devices_of(&state, &code)
+    let inverters: Vec<i64> = station_and_devices(&state, &code)
         .await?
+        .1
         .iter()
         .filter(|d| d.kind == DeviceKind::Inverter)
         .map(|d| d.id)
@@ -129,7 +134,7 @@ pub async fn energy(
 ) -> Result<Json<EnergySeries>, ApiError> {
     let interval = r.interval.unwrap_or(Interval::Day);
     let (from, to) = range(&state, &r, if interval == Interval::Hour { 1 } else { 30 })?;
-    let devices = devices_of(&state, &code).await?;
+    let (station, devices) = station_and_devices(&state, &code).await?;
     let counted: Vec<&Device> = devices
         .iter()
         .filter(|d| d.kind != DeviceKind::Weather)
@@ -141,8 +146,6 @@ pub async fn energy(
             .any(|d| d.id == id && d.kind == DeviceKind::Meter)
     };
     // Completeness: inverter readings expected while the sun is up at the station.
-    let station = dispatch!(&state.store, ledger::get_station(&code))?
-        .ok_or_else(|| ApiError::not_found("station", &code))?;
     let site = station
         .latitude
         .zip(station.longitude)
