@@ -45,6 +45,11 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         history: u32,
     },
+    /// The grid company's monthly statements (settled on-grid energy per station).
+    Grid {
+        #[command(subcommand)]
+        command: GridCommand,
+    },
     /// Bring the ledger's stations to life: simulated gateways publishing payload v1.
     Simulate(crate::simulate::command::SimulateArgs),
     /// Modbus TCP tools for commissioning devices.
@@ -58,6 +63,12 @@ pub enum Command {
 pub enum ModbusCommand {
     /// Connect to HOST:PORT and print the SunSpec models or the vendor profile's values.
     Probe(crate::modbus::probe::ProbeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GridCommand {
+    /// Import FILE.csv: station_code, period (YYYY-MM), export_kwh [, benchmark_paid, reference].
+    Import { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +104,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             return Ok(code);
         }
         Command::Demo { database, history } => demo::run(config, database, history).await?,
+        Command::Grid {
+            command: GridCommand::Import { file },
+        } => {
+            let (store, _) = Store::open(&config.database, &config.storage).await?;
+            let result =
+                crate::settlement::grid::import_file(&store, &file, &audit::cli_actor()).await;
+            store.close().await;
+            return match result {
+                Ok(r) => {
+                    println!(
+                        "上网电量结算单 / grid statements: {} new, {} changed, {} unchanged",
+                        r.new, r.changed, r.unchanged
+                    );
+                    Ok(0)
+                }
+                Err(crate::settlement::grid::GridImportError::Invalid(errors)) => {
+                    for e in &errors {
+                        eprintln!("{e}");
+                    }
+                    eprintln!(
+                        "导入失败：{} 处错误，未作任何修改 / import refused: {} problem(s), nothing was changed",
+                        errors.len(),
+                        errors.len()
+                    );
+                    Ok(EXIT_BAD_INPUT)
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
         Command::Simulate(args) => crate::simulate::command::run(config, args).await?,
         Command::Modbus {
             command: ModbusCommand::Probe(args),

@@ -24,6 +24,7 @@
 
 pub mod capital;
 pub mod deductions;
+pub mod grid;
 pub mod income;
 pub mod money;
 pub mod monthly;

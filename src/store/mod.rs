@@ -185,6 +185,10 @@ pub mod pg {
         use super::Db;
         include!("telemetry_sql.rs");
     }
+    pub mod grid {
+        use super::Db;
+        include!("grid_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -202,6 +206,10 @@ pub mod lite {
     pub mod telemetry {
         use super::Db;
         include!("telemetry_sql.rs");
+    }
+    pub mod grid {
+        use super::Db;
+        include!("grid_sql.rs");
     }
 }
 
@@ -281,6 +289,14 @@ impl Store {
         let mut tx = self.begin().await?;
         dispatch_tx!(&mut tx, audit::append(entry))?;
         tx.commit().await
+    }
+
+    /// Every grid statement, ordered by station and period.
+    pub async fn grid_statements(
+        &self,
+    ) -> Result<Vec<crate::settlement::grid::GridStatement>, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        dispatch_tx!(&mut tx, grid::all())
     }
 
     /// The newest audit entries first.
