@@ -180,11 +180,14 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
 async fn the_demo_serves_the_example_county() {
     let db = TestDb::sqlite().await;
     let demo_url = format!("sqlite://{}", db.dir().join("demo.sqlite").display());
-    let mut child = pvledger(&db.url, &["demo", "--database", &demo_url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = pvledger(
+        &db.url,
+        &["demo", "--database", &demo_url, "--history", "2"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let base = wait_for_url(&mut child);
 
     let body: serde_json::Value = reqwest::get(format!("{base}/api/v1/stations"))
@@ -194,6 +197,23 @@ async fn the_demo_serves_the_example_county() {
         .await
         .unwrap();
     assert_eq!(body["stations"].as_array().unwrap().len(), 11);
+
+    // Two days of simulated history arrive through MQTT and the real ingest path: yesterday
+    // has plausible energy for a 300 kWp station (between nothing and 8 full-sun hours).
+    let yesterday = (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai)
+        - chrono::Duration::days(1))
+    .date_naive();
+    let url = format!(
+        "{base}/api/v1/stations/PV149901101201-01/energy?from={yesterday}&to={yesterday}&interval=day"
+    );
+    let kwh = common::eventually(60, "yesterday's simulated energy", || async {
+        let body: serde_json::Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+        body["points"][0]["energy_kwh"]
+            .as_f64()
+            .filter(|e| *e > 0.0)
+    })
+    .await;
+    assert!(kwh < 300.0 * 8.0, "{kwh} kWh");
 
     sigterm(&child);
     assert_eq!(wait_exit(&mut child, 10), 0);
