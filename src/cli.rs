@@ -50,6 +50,28 @@ pub enum Command {
         #[command(subcommand)]
         command: GridCommand,
     },
+    /// Settle a month: each station's income, each village's share, each use (draft).
+    Settle {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        period: String,
+        /// The county's code (needed when the ledger holds several counties).
+        #[arg(long)]
+        county: Option<String>,
+        /// Also write settlement_stations.csv, settlement_villages.csv, settlement_uses.csv here.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+    },
+    /// Move a settlement on: review (draft -> reviewed) or approve (reviewed -> approved).
+    Settlement {
+        #[command(subcommand)]
+        command: SettlementCommand,
+    },
+    /// Import villages' yearly use plans (村级收益使用计划).
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
     /// Bring the ledger's stations to life: simulated gateways publishing payload v1.
     Simulate(crate::simulate::command::SimulateArgs),
     /// Modbus TCP tools for commissioning devices.
@@ -63,6 +85,20 @@ pub enum Command {
 pub enum ModbusCommand {
     /// Connect to HOST:PORT and print the SunSpec models or the vendor profile's values.
     Probe(crate::modbus::probe::ProbeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettlementCommand {
+    /// draft -> reviewed
+    Review { id: i64 },
+    /// reviewed -> approved
+    Approve { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Import FILE.csv: village_code, year, jobs, works, rewards [, other] (percent).
+    Import { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +140,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             return Ok(code);
         }
         Command::Demo { database, history } => demo::run(config, database, history).await?,
+        Command::Settle {
+            period,
+            county,
+            export,
+        } => {
+            let store = Store::open(&config.database, &config.storage).await?.0;
+            let code = crate::settlement::cli::settle(
+                &store,
+                &config,
+                &period,
+                county.as_deref(),
+                export.as_deref(),
+            )
+            .await?;
+            store.close().await;
+            return Ok(code);
+        }
+        Command::Settlement { command } => {
+            let store = Store::open(&config.database, &config.storage).await?.0;
+            let (id, action) = match command {
+                SettlementCommand::Review { id } => (id, "review"),
+                SettlementCommand::Approve { id } => (id, "approve"),
+            };
+            let code = crate::settlement::cli::advance(&store, id, action).await?;
+            store.close().await;
+            return Ok(code);
+        }
+        Command::Plan {
+            command: PlanCommand::Import { file },
+        } => {
+            let store = Store::open(&config.database, &config.storage).await?.0;
+            let code = crate::settlement::cli::import_plans(&store, &config, &file).await?;
+            store.close().await;
+            return Ok(code);
+        }
         Command::Grid {
             command: GridCommand::Import { file },
         } => {

@@ -28,7 +28,59 @@ pub struct Config {
     pub mqtt: MqttConfig,
     pub modbus: ModbusConfig,
     pub ingest: IngestConfig,
+    pub settlement: SettlementConfig,
     pub log: LogConfig,
+}
+
+/// Settlement policy (DOMAIN.md §2); decimals as quoted strings, checked at start-up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementConfig {
+    pub income_mode: String,
+    #[serde(deserialize_with = "decimal_text")]
+    pub jobs_floor_percent: String,
+    pub other_allowed: bool,
+    #[serde(deserialize_with = "decimal_text")]
+    pub om_yuan_per_kwp_year: String,
+    #[serde(deserialize_with = "decimal_text")]
+    pub land_rent_yuan_per_year: String,
+    #[serde(deserialize_with = "decimal_text")]
+    pub insurance_yuan_per_year: String,
+    #[serde(deserialize_with = "decimal_text")]
+    pub vat_rate: String,
+    #[serde(deserialize_with = "decimal_text")]
+    pub vat_refund_share: String,
+    #[serde(deserialize_with = "decimal_text")]
+    pub reconcile_threshold_percent: String,
+}
+
+impl SettlementConfig {
+    /// The decimal settings by key, for validation and use.
+    pub fn decimal(&self, key: &str) -> Option<rust_decimal::Decimal> {
+        let v = match key {
+            "jobs_floor_percent" => &self.jobs_floor_percent,
+            "om_yuan_per_kwp_year" => &self.om_yuan_per_kwp_year,
+            "land_rent_yuan_per_year" => &self.land_rent_yuan_per_year,
+            "insurance_yuan_per_year" => &self.insurance_yuan_per_year,
+            "vat_rate" => &self.vat_rate,
+            "vat_refund_share" => &self.vat_refund_share,
+            "reconcile_threshold_percent" => &self.reconcile_threshold_percent,
+            _ => return None,
+        };
+        rust_decimal::Decimal::from_str_exact(v.trim())
+            .ok()
+            .filter(|d| !d.is_sign_negative())
+    }
+
+    pub const DECIMAL_KEYS: &'static [&'static str] = &[
+        "jobs_floor_percent",
+        "om_yuan_per_kwp_year",
+        "land_rent_yuan_per_year",
+        "insurance_yuan_per_year",
+        "vat_rate",
+        "vat_refund_share",
+        "reconcile_threshold_percent",
+    ];
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -118,6 +170,23 @@ pub struct LogConfig {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// A decimal setting as text: quoted in files (exact), but a bare number (as an
+/// environment variable gives) is taken by its shortest exact spelling too.
+fn decimal_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        S(String),
+        I(i64),
+        F(f64),
+    }
+    Ok(match Text::deserialize(d)? {
+        Text::S(s) => s,
+        Text::I(i) => i.to_string(),
+        Text::F(f) => f.to_string(),
+    })
 }
 
 fn deserialize_tz<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono_tz::Tz, D::Error> {
@@ -243,6 +312,20 @@ impl Config {
             return Err(invalid(
                 "ingest.batch_max_rows",
                 "batch size and queue must be at least 1".into(),
+            ));
+        }
+        for key in SettlementConfig::DECIMAL_KEYS {
+            if self.settlement.decimal(key).is_none() {
+                return Err(invalid(
+                    &format!("settlement.{key}"),
+                    "must be a non-negative decimal written in quotes, e.g. \"0.13\"".into(),
+                ));
+            }
+        }
+        if !["received", "accrued"].contains(&self.settlement.income_mode.as_str()) {
+            return Err(invalid(
+                "settlement.income_mode",
+                "must be \"received\" or \"accrued\"".into(),
             ));
         }
         if let Err(e) = self.log.level.parse::<tracing_subscriber::EnvFilter>() {
@@ -416,6 +499,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`http.listen`"), "{err}");
+    }
+
+    #[test]
+    fn a_settlement_rate_from_the_environment_stays_exact_and_a_bad_one_is_named() {
+        let c =
+            Config::load_from(None, env(&[("PVLEDGER__SETTLEMENT__VAT_RATE", "0.13")])).unwrap();
+        assert_eq!(
+            c.settlement.decimal("vat_rate").unwrap().to_string(),
+            "0.13"
+        );
+        let err = Config::load_from(None, env(&[("PVLEDGER__SETTLEMENT__VAT_RATE", "-1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`settlement.vat_rate`"), "{err}");
     }
 
     #[test]

@@ -178,9 +178,35 @@ pub struct Ledger {
     pub devices: Vec<Device>,
 }
 
+/// The rows of the latest `valid_from` on or before `day` (a tariff, or a whole share set).
+pub fn in_force<T>(rows: &[T], day: NaiveDate, valid_from: impl Fn(&T) -> NaiveDate) -> Vec<&T> {
+    let Some(from) = rows.iter().map(&valid_from).filter(|d| *d <= day).max() else {
+        return Vec::new();
+    };
+    rows.iter().filter(|r| valid_from(r) == from).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_latest_set_starting_on_or_before_the_day_is_in_force() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let rows = vec![
+            ("A", d("2018-01-01")),
+            ("B", d("2021-01-01")),
+            ("C", d("2021-01-01")),
+            ("D", d("2030-01-01")),
+        ];
+        let now: Vec<_> = in_force(&rows, d("2026-11-29"), |r| r.1)
+            .iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(now, ["B", "C"]);
+        assert_eq!(in_force(&rows, d("2020-12-31"), |r| r.1).len(), 1);
+        assert!(in_force(&rows, d("2017-01-01"), |r| r.1).is_empty());
+    }
 
     #[test]
     fn values_are_accepted_in_english_or_chinese() {

@@ -23,15 +23,21 @@
 //! then English in parentheses.
 
 pub mod capital;
+pub mod cli;
+pub mod compute;
 pub mod deductions;
+pub mod export;
 pub mod grid;
 pub mod income;
 pub mod money;
 pub mod monthly;
 pub mod period;
 pub mod plan;
+pub mod plans;
 pub mod receipts;
+pub mod run;
 pub mod split;
+pub mod store_types;
 
 use thiserror::Error;
 

@@ -189,6 +189,10 @@ pub mod pg {
         use super::Db;
         include!("grid_sql.rs");
     }
+    pub mod settle {
+        use super::Db;
+        include!("settle_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -210,6 +214,10 @@ pub mod lite {
     pub mod grid {
         use super::Db;
         include!("grid_sql.rs");
+    }
+    pub mod settle {
+        use super::Db;
+        include!("settle_sql.rs");
     }
 }
 

@@ -1,0 +1,118 @@
+//! The settlement commands as an operator runs them: summaries in Chinese first, problems
+//! one per line, exit code 2 for input to fix.
+
+use std::path::Path;
+
+use super::grid::GridImportError;
+use super::period::Period;
+use super::run::{self, SettleError};
+use crate::audit::cli_actor;
+use crate::cli::EXIT_BAD_INPUT;
+use crate::config::Config;
+use crate::store::Store;
+
+/// `pvledger settle`.
+pub async fn settle(
+    store: &Store,
+    config: &Config,
+    period: &str,
+    county: Option<&str>,
+    export: Option<&Path>,
+) -> anyhow::Result<i32> {
+    let Ok(period) = period.parse::<Period>() else {
+        eprintln!("--period {period:?} 不是月份 (is not a month, YYYY-MM)");
+        return Ok(EXIT_BAD_INPUT);
+    };
+    let (row, computed) =
+        match run::settle(store, &config.settlement, county, period, &cli_actor()).await {
+            Ok(r) => r,
+            Err(e @ SettleError::Store(_)) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(EXIT_BAD_INPUT);
+            }
+        };
+    println!(
+        "结算 / settlement #{} {} {} ({}，{})",
+        row.id, row.county_code, row.period, row.status, row.income_mode
+    );
+    println!(
+        "{:<20} {:>12} {:<9} {:>14} {:>12} {:>14}",
+        "电站 station", "电量 kWh", "来源", "收入 income", "扣除 deduct", "可分配 distrib."
+    );
+    for s in &computed.stations {
+        let income = s.benchmark_income_fen
+            + if row.income_mode == "accrued" {
+                s.subsidy_accrued_fen
+            } else {
+                s.subsidy_received_fen
+            };
+        let flag = if s.reconcile_flag {
+            "  ⚠ 对账差异 reconcile"
+        } else {
+            ""
+        };
+        println!(
+            "{:<20} {:>12} {:<9} {:>14} {:>12} {:>14}{flag}",
+            s.station_code,
+            s.energy_kwh,
+            s.energy_source.as_str(),
+            super::money::format_fen(income),
+            super::money::format_fen(s.deductions_fen),
+            super::money::format_fen(s.distributable_fen),
+        );
+    }
+    println!(
+        "合计可分配 / total distributable: {} 元 ({})",
+        super::money::format_fen(computed.distributable_fen),
+        super::capital::capital_from_fen(computed.distributable_fen)
+    );
+    if let Some(dir) = export {
+        let lines = super::export::load(store, row.id).await?;
+        for path in super::export::write(dir, &row, &lines)? {
+            println!("{}", path.display());
+        }
+    }
+    Ok(0)
+}
+
+/// `pvledger settlement review|approve ID`.
+pub async fn advance(store: &Store, id: i64, action: &'static str) -> anyhow::Result<i32> {
+    match run::advance(store, id, action, &cli_actor()).await {
+        Ok(row) => {
+            println!(
+                "结算 #{} {} {} -> {}",
+                row.id, row.county_code, row.period, row.status
+            );
+            Ok(0)
+        }
+        Err(e @ SettleError::Store(_)) => Err(e.into()),
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// `pvledger plan import FILE`.
+pub async fn import_plans(store: &Store, config: &Config, file: &Path) -> anyhow::Result<i32> {
+    let (_, plan_rules) = run::rules(&config.settlement);
+    match super::plans::import_file(store, file, &plan_rules, &cli_actor()).await {
+        Ok(n) => {
+            println!("收益使用计划 / use plans: {n} new or changed");
+            Ok(0)
+        }
+        Err(GridImportError::Invalid(errors)) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "导入失败：{} 处错误，未作任何修改 / import refused: {} problem(s), nothing was changed",
+                errors.len(),
+                errors.len()
+            );
+            Ok(EXIT_BAD_INPUT)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,178 @@
+// Use plan and settlement queries shared by both backends; compiled twice like ledger_sql.rs.
+
+use crate::settlement::store_types::{PlanRow, SettlementRow, StationRow, UseRow, VillageRow};
+use crate::store::{Dec, Ts};
+
+/// A connection (or transaction) of this backend.
+pub type Conn = <Db as sqlx::Database>::Connection;
+
+pub async fn plans_for_year(conn: &mut Conn, year: i32) -> Result<Vec<PlanRow>, sqlx::Error> {
+    sqlx::query_as("SELECT village_code, year, jobs, works, rewards, other FROM use_plans WHERE year = $1 ORDER BY village_code")
+        .bind(year)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn all_plans(conn: &mut Conn) -> Result<Vec<PlanRow>, sqlx::Error> {
+    sqlx::query_as("SELECT village_code, year, jobs, works, rewards, other FROM use_plans ORDER BY village_code, year")
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn upsert_plan(conn: &mut Conn, p: &PlanRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO use_plans (village_code, year, jobs, works, rewards, other) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (village_code, year) DO UPDATE SET jobs = excluded.jobs, works = excluded.works,
+             rewards = excluded.rewards, other = excluded.other",
+    )
+    .bind(&p.village_code)
+    .bind(p.year)
+    .bind(p.jobs)
+    .bind(p.works)
+    .bind(p.rewards)
+    .bind(p.other)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+const SETTLEMENT_COLUMNS: &str = "id, county_code, period, status, income_mode, distributable_yuan, created_at, updated_at";
+
+pub async fn find(conn: &mut Conn, county: &str, period: &str) -> Result<Option<SettlementRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {SETTLEMENT_COLUMNS} FROM settlements WHERE county_code = $1 AND period = $2"))
+        .bind(county)
+        .bind(period)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn get<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, id: i64) -> Result<Option<SettlementRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {SETTLEMENT_COLUMNS} FROM settlements WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
+    for table in ["settlement_uses", "settlement_villages", "settlement_stations", "settlements"] {
+        let column = if table == "settlements" { "id" } else { "settlement_id" };
+        sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1")).bind(id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn insert(conn: &mut Conn, s: &SettlementRow) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO settlements (county_code, period, status, income_mode, distributable_yuan, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(&s.county_code)
+    .bind(&s.period)
+    .bind(&s.status)
+    .bind(&s.income_mode)
+    .bind(s.distributable_yuan)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn set_status(conn: &mut Conn, id: i64, status: &str, at: Ts) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE settlements SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .bind(at)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn insert_station(conn: &mut Conn, id: i64, r: &StationRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO settlement_stations (settlement_id, station_code, energy_kwh, energy_source, benchmark_price,
+             subsidy_price, benchmark_income_yuan, subsidy_accrued_yuan, subsidy_received_yuan, deductions_yuan,
+             carried_deficit_yuan, distributable_yuan, deficit_out_yuan, telemetry_kwh, reconcile_diff_percent, reconcile_flag)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(id)
+    .bind(&r.station_code)
+    .bind(r.energy_kwh)
+    .bind(&r.energy_source)
+    .bind(r.benchmark_price)
+    .bind(r.subsidy_price)
+    .bind(r.benchmark_income_yuan)
+    .bind(r.subsidy_accrued_yuan)
+    .bind(r.subsidy_received_yuan)
+    .bind(r.deductions_yuan)
+    .bind(r.carried_deficit_yuan)
+    .bind(r.distributable_yuan)
+    .bind(r.deficit_out_yuan)
+    .bind(r.telemetry_kwh)
+    .bind(r.reconcile_diff_percent)
+    .bind(r.reconcile_flag)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+pub async fn insert_village(conn: &mut Conn, id: i64, r: &VillageRow) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO settlement_villages (settlement_id, village_code, station_code, share, amount_yuan) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(&r.village_code)
+        .bind(&r.station_code)
+        .bind(r.share)
+        .bind(r.amount_yuan)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn insert_use(conn: &mut Conn, id: i64, r: &UseRow) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO settlement_uses (settlement_id, village_code, use_code, percent, amount_yuan) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(&r.village_code)
+        .bind(&r.use_code)
+        .bind(r.percent)
+        .bind(r.amount_yuan)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn stations_of(conn: &mut Conn, id: i64) -> Result<Vec<StationRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT station_code, energy_kwh, energy_source, benchmark_price, subsidy_price, benchmark_income_yuan,
+             subsidy_accrued_yuan, subsidy_received_yuan, deductions_yuan, carried_deficit_yuan, distributable_yuan,
+             deficit_out_yuan, telemetry_kwh, reconcile_diff_percent, reconcile_flag
+         FROM settlement_stations WHERE settlement_id = $1 ORDER BY station_code",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn villages_of(conn: &mut Conn, id: i64) -> Result<Vec<VillageRow>, sqlx::Error> {
+    sqlx::query_as("SELECT village_code, station_code, share, amount_yuan FROM settlement_villages WHERE settlement_id = $1 ORDER BY village_code, station_code")
+        .bind(id)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn uses_of(conn: &mut Conn, id: i64) -> Result<Vec<UseRow>, sqlx::Error> {
+    sqlx::query_as("SELECT village_code, use_code, percent, amount_yuan FROM settlement_uses WHERE settlement_id = $1 ORDER BY village_code, use_code")
+        .bind(id)
+        .fetch_all(conn)
+        .await
+}
+
+/// What each station carried out of `period` in `county`'s settlement (for the next month).
+pub async fn deficits(conn: &mut Conn, county: &str, period: &str) -> Result<Vec<(String, Dec)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.station_code, s.deficit_out_yuan FROM settlement_stations s JOIN settlements t ON t.id = s.settlement_id
+         WHERE t.county_code = $1 AND t.period = $2",
+    )
+    .bind(county)
+    .bind(period)
+    .fetch_all(conn)
+    .await
+}

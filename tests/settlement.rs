@@ -1,0 +1,213 @@
+//! A month's settlement end to end on both backends, with figures worked out by hand:
+//! grid statements and use plans in, station lines, village shares and uses out; the
+//! draft -> reviewed -> approved lifecycle; CSV exports that tie.
+
+mod common;
+
+use common::{TestDb, example_dir, write_dir};
+use pvledger::ledger::import_dir;
+use pvledger::settlement::period::Period;
+use pvledger::settlement::plan::PlanRules;
+use pvledger::settlement::run::{self, SettleError};
+use pvledger::settlement::{export, grid, plans};
+use rust_decimal::Decimal;
+
+const VILLAGE_STATION: &str = "PV149901101201-01";
+const JOINT: &str = "PVJ149901-01";
+
+/// Grid statements for October 2026: 30 000 kWh for the village station, 500 000 kWh for
+/// the joint station, 10 000 kWh for every other station.
+async fn load_inputs(db: &TestDb) {
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    let ledger = db.store.load_ledger().await.unwrap();
+    let mut csv = String::from("station_code,period,export_kwh\n");
+    for s in &ledger.stations {
+        let kwh = match s.code.as_str() {
+            VILLAGE_STATION => "30000",
+            JOINT => "500000",
+            _ => "10000",
+        };
+        csv.push_str(&format!("{},2026-10,{kwh}\n", s.code));
+    }
+    let mut plan_csv = String::from("village_code,year,jobs,works,rewards\n");
+    for v in ledger
+        .areas
+        .iter()
+        .filter(|a| a.level == pvledger::ledger::model::AreaLevel::Village)
+    {
+        plan_csv.push_str(&format!("{},2026,80,15,5\n", v.code));
+    }
+    let dir = write_dir(
+        db.dir(),
+        "inputs",
+        &[
+            ("grid.csv", csv.as_bytes()),
+            ("plans.csv", plan_csv.as_bytes()),
+        ],
+    );
+    grid::import_file(&db.store, &dir.join("grid.csv"), "finance")
+        .await
+        .unwrap();
+    let rules = PlanRules {
+        jobs_floor_percent: Decimal::from(80),
+        other_allowed: false,
+    };
+    plans::import_file(&db.store, &dir.join("plans.csv"), &rules, "finance")
+        .await
+        .unwrap();
+}
+
+fn fen(lines: &[(String, String, i64)], village: &str, use_code: &str) -> i64 {
+    lines
+        .iter()
+        .find(|(v, u, _)| v == village && u == use_code)
+        .map(|(_, _, a)| *a)
+        .unwrap()
+}
+
+async fn a_month_settles_to_the_fen_and_ties(db: TestDb) {
+    load_inputs(&db).await;
+    let period = Period::new(2026, 10).unwrap();
+
+    // Default county rule: "received". No subsidy has arrived, so income = benchmark part.
+    let (row, c) = run::settle(&db.store, &db.config.settlement, None, period, "finance")
+        .await
+        .unwrap();
+
+    assert_eq!(row.status, "draft");
+    let vs = c
+        .stations
+        .iter()
+        .find(|s| s.station_code == VILLAGE_STATION)
+        .unwrap();
+    // 30 000 kWh x 0.3320 = 9 960.00 元; no deductions configured.
+    assert_eq!(vs.benchmark_income_fen, 996_000);
+    // Accrued subsidy is recorded all the same: 30 000 x (0.98 - 0.332) = 19 440.00.
+    assert_eq!(vs.subsidy_accrued_fen, 1_944_000);
+    assert_eq!(vs.distributable_fen, 996_000);
+    // The joint station: 500 000 x 0.332 = 166 000.00, split 0.20/0.18/0.17/0.16/0.15/0.14.
+    let joint: Vec<i64> = c
+        .villages
+        .iter()
+        .filter(|v| v.station_code == JOINT)
+        .map(|v| v.amount_fen)
+        .collect();
+    let mut sorted = joint.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        [
+            2_324_000, 2_490_000, 2_656_000, 2_822_000, 2_988_000, 3_320_000
+        ]
+    );
+    // Village 149901101201 gets all of its own station: 80/15/5 of 9 960.00 plus its part of the joint station.
+    let uses: Vec<(String, String, i64)> = c
+        .uses
+        .iter()
+        .map(|u| (u.village_code.clone(), u.use_code.to_owned(), u.amount_fen))
+        .collect();
+    let own: i64 = c
+        .villages
+        .iter()
+        .filter(|v| v.village_code == "149901101201")
+        .map(|v| v.amount_fen)
+        .sum();
+    assert_eq!(
+        fen(&uses, "149901101201", "jobs")
+            + fen(&uses, "149901101201", "works")
+            + fen(&uses, "149901101201", "rewards"),
+        own
+    );
+    assert_eq!(fen(&uses, "149901101201", "jobs"), own * 80 / 100);
+    // Everything ties: stations = villages = uses.
+    let villages: i64 = c.villages.iter().map(|v| v.amount_fen).sum();
+    let all_uses: i64 = c.uses.iter().map(|u| u.amount_fen).sum();
+    assert_eq!(
+        (villages, all_uses),
+        (c.distributable_fen, c.distributable_fen)
+    );
+
+    // The CSV contract, with BOM for Excel.
+    let lines = export::load(&db.store, row.id).await.unwrap();
+    let files = export::render(&row, &lines);
+    let stations_csv = String::from_utf8(files[0].1.clone()).unwrap();
+    assert!(stations_csv.starts_with("\u{feff}period,station_code,energy_kwh,energy_source,benchmark_price,subsidy_price,benchmark_income,subsidy_accrued,subsidy_received,deductions,carried_deficit,distributable\n"));
+    assert!(stations_csv.contains("2026-10,PV149901101201-01,30000,grid,0.3320,0.6480,9960.00,19440.00,0.00,0.00,0.00,9960.00\n"), "{stations_csv}");
+}
+
+async fn settlements_move_from_draft_to_approved_and_then_cannot_change(db: TestDb) {
+    load_inputs(&db).await;
+    let period = Period::new(2026, 10).unwrap();
+    let (first, _) = run::settle(&db.store, &db.config.settlement, None, period, "finance")
+        .await
+        .unwrap();
+    // Recomputing a draft replaces it.
+    let (draft, _) = run::settle(&db.store, &db.config.settlement, None, period, "finance")
+        .await
+        .unwrap();
+    assert_ne!(first.id, draft.id);
+
+    let reviewed = run::advance(&db.store, draft.id, "review", "auditor")
+        .await
+        .unwrap();
+    assert_eq!(reviewed.status, "reviewed");
+    let locked = run::settle(&db.store, &db.config.settlement, None, period, "finance")
+        .await
+        .unwrap_err();
+    assert!(matches!(locked, SettleError::Locked { .. }), "{locked}");
+    let approved = run::advance(&db.store, draft.id, "approve", "director")
+        .await
+        .unwrap();
+    assert_eq!(approved.status, "approved");
+    let again = run::advance(&db.store, draft.id, "review", "auditor")
+        .await
+        .unwrap_err();
+    assert!(matches!(again, SettleError::WrongStatus { .. }), "{again}");
+
+    let audit = db.store.audit_recent(50).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    for a in [
+        "settlement.compute",
+        "settlement.review",
+        "settlement.approve",
+        "grid.import",
+        "plan.import",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+}
+
+async fn missing_inputs_are_all_listed_and_nothing_is_stored(db: TestDb) {
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    let err = run::settle(
+        &db.store,
+        &db.config.settlement,
+        None,
+        Period::new(2026, 10).unwrap(),
+        "finance",
+    )
+    .await
+    .unwrap_err();
+    let SettleError::Invalid(problems) = err else {
+        panic!("{err}")
+    };
+    // 11 stations without energy (no statements, no telemetry for that month).
+    assert_eq!(
+        problems
+            .iter()
+            .filter(|p| p.contains("has no energy"))
+            .count(),
+        11,
+        "{problems:#?}"
+    );
+}
+
+both_backends!(
+    a_month_settles_to_the_fen_and_ties,
+    settlements_move_from_draft_to_approved_and_then_cannot_change,
+    missing_inputs_are_all_listed_and_nothing_is_stored,
+);
