@@ -193,8 +193,3 @@ pub async fn device(
         .ok_or_else(|| ApiError::not_found("device", &code))?;
     Ok(Json(device))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
