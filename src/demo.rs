@@ -72,6 +72,18 @@ pub async fn run(
             config.database.url
         );
     }
+    let (_, plan_rules) = crate::settlement::run::rules(&config.settlement);
+    let plans = include_bytes!("../examples/county/plans.csv");
+    crate::settlement::plans::import_bytes(
+        &store,
+        "plans.csv",
+        plans,
+        "examples/county/plans.csv",
+        &plan_rules,
+        &audit::cli_actor(),
+    )
+    .await
+    .context("loading the example county's use plans")?;
     let has_history = match &store {
         Store::Sqlite(p) => {
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM readings")
@@ -86,6 +98,7 @@ pub async fn run(
     } > 0;
     let ledger = store.load_ledger().await?;
     let prefix = config.mqtt.topic_prefix.clone();
+    let database_url = config.database.url.clone();
     // The simulated inverters listen before the service starts polling them.
     let farm =
         crate::simulate::modbus::ModbusFarm::start(&ledger, &config.modbus.profiles_dir).await;
@@ -124,6 +137,9 @@ pub async fn run(
     println!(
         "  MQTT broker:        mqtt://{}",
         app.broker_addr().map(|a| a.to_string()).unwrap_or_default()
+    );
+    println!(
+        "  结算 / settle a month: PVLEDGER__DATABASE__URL={database_url} pvledger settle --period YYYY-MM"
     );
     if days > 0 {
         println!(

@@ -218,3 +218,74 @@ async fn the_demo_serves_the_example_county() {
     sigterm(&child);
     assert_eq!(wait_exit(&mut child, 10), 0);
 }
+
+#[tokio::test]
+async fn a_month_is_settled_from_the_command_line_on_postgres() {
+    let db = TestDb::postgres().await;
+    let example = example_dir();
+    let run_ok = |args: &[&str]| {
+        let (code, stdout, stderr) = run(&mut pvledger(&db.url, args));
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        stdout
+    };
+    run_ok(&["registry", "import", example.to_str().unwrap()]);
+    // Without statements or telemetry the month cannot be settled: exit 2, every station named.
+    let (code, _, stderr) = run(&mut pvledger(&db.url, &["settle", "--period", "2026-10"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("PVJ149901-01"), "{stderr}");
+
+    let stations = std::fs::read_to_string(example.join("stations.csv")).unwrap();
+    let mut grid = String::from("电站编码,结算月份,上网电量\n");
+    for line in stations.lines().skip(1) {
+        grid.push_str(&format!(
+            "{},2026-10,10000\n",
+            line.split(',').next().unwrap()
+        ));
+    }
+    let dir = write_dir(db.dir(), "month", &[("grid.csv", grid.as_bytes())]);
+    run_ok(&["grid", "import", dir.join("grid.csv").to_str().unwrap()]);
+    run_ok(&[
+        "plan",
+        "import",
+        example.join("plans.csv").to_str().unwrap(),
+    ]);
+    let out = db.dir().join("export");
+    let stdout = run_ok(&[
+        "settle",
+        "--period",
+        "2026-10",
+        "--export",
+        out.to_str().unwrap(),
+    ]);
+
+    // 11 stations x 10 000 kWh x 0.332 元 = 36 520.00 元 (received mode: no subsidy yet).
+    assert!(stdout.contains("36520.00"), "{stdout}");
+    assert!(stdout.contains("叁万陆仟伍佰贰拾元整"), "{stdout}");
+    let uses = std::fs::read_to_string(out.join("settlement_uses.csv")).unwrap();
+    let total: rust_decimal::Decimal = uses
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.rsplit(',')
+                .next()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(total.to_string(), "36520.00", "the uses tie to the total");
+    let id = stdout
+        .split('#')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(run_ok(&["settlement", "review", &id]).contains("reviewed"));
+    let (code, _, stderr) = run(&mut pvledger(&db.url, &["settle", "--period", "2026-10"]));
+    assert_eq!(
+        code, 2,
+        "a reviewed settlement cannot be recomputed: {stderr}"
+    );
+}

@@ -163,7 +163,29 @@ pub async fn import_file(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let text = encoding::decode(&bytes)
+    import_bytes(
+        store,
+        &file,
+        &bytes,
+        &path.display().to_string(),
+        rules,
+        actor,
+    )
+    .await
+}
+
+/// Like [`import_file`] for a file's bytes; `subject` names the source in the audit log.
+pub async fn import_bytes(
+    store: &Store,
+    file: &str,
+    bytes: &[u8],
+    subject: &str,
+    rules: &PlanRules,
+    actor: &str,
+) -> Result<usize, super::grid::GridImportError> {
+    use super::grid::GridImportError as E;
+    let file = file.to_owned();
+    let text = encoding::decode(bytes)
         .map_err(|reason| {
             E::Invalid(vec![LineError {
                 file: file.clone(),
@@ -190,7 +212,7 @@ pub async fn import_file(
         let entry = AuditEntry {
             actor: actor.to_owned(),
             action: "plan.import".into(),
-            subject: path.display().to_string(),
+            subject: subject.to_owned(),
             detail: serde_json::json!({ "plans": changed }),
         };
         dispatch_tx!(&mut tx, audit::append(&entry))?;
