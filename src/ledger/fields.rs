@@ -91,6 +91,13 @@ impl Header {
     }
 }
 
+impl Fields<'_> {
+    /// True when the file has this column.
+    pub fn has_column(&self, name: &str) -> bool {
+        self.header.has(name)
+    }
+}
+
 /// A record being read, with the error list it reports into.
 pub struct Fields<'a> {
     pub file: &'a str,
@@ -296,6 +303,71 @@ impl<'a> Fields<'a> {
             }
         }
     }
+}
+
+/// Reads every data row of a CSV text against `spec`: maps the header (reporting unknown
+/// and missing columns on line 1), skips blank lines, reports an unreadable row and stops
+/// there, and hands each row to `each`. The shared loop of every CSV import.
+pub fn for_each_row(
+    file: &str,
+    text: &str,
+    spec: &[Column],
+    errors: &mut Vec<LineError>,
+    mut each: impl FnMut(&mut Fields),
+) {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = match reader.headers() {
+        Ok(h) => Header::new(file, spec, h, errors),
+        Err(e) => {
+            errors.push(LineError {
+                file: file.into(),
+                line: 1,
+                column: "-".into(),
+                reason: format!("unreadable header: {e}"),
+            });
+            return;
+        }
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) if record.iter().all(|f| f.trim().is_empty()) => continue,
+            Ok(true) => each(&mut Fields::new(file, &record, &header, errors)),
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                errors.push(LineError {
+                    file: file.into(),
+                    line,
+                    column: "-".into(),
+                    reason: format!("unreadable CSV: {e}"),
+                });
+                break;
+            }
+        }
+    }
+}
+
+/// Reads an import file: its name for messages and its text in whichever encoding Chinese
+/// Excel or an editor saved it (an undecodable file is one error on line 1).
+pub fn read_text(path: &std::path::Path) -> std::io::Result<(String, Result<String, LineError>)> {
+    let bytes = std::fs::read(path)?;
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let text = super::encoding::decode(&bytes)
+        .map(|(t, _)| t)
+        .map_err(|reason| LineError {
+            file: file.clone(),
+            line: 1,
+            column: "-".into(),
+            reason,
+        });
+    Ok((file, text))
 }
 
 /// Checks for [`Fields::decimal`].

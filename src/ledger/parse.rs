@@ -3,7 +3,7 @@
 //! share sums) are checked afterwards in `check`.
 
 use super::columns::{self, Column};
-use super::fields::{Fields, Header, LineError, checks};
+use super::fields::{Fields, LineError, checks, for_each_row};
 use super::model::{
     Area, AreaLevel, Device, DeviceKind, Gateway, Protocol, Share, ShareBasis, Station,
     StationKind, Tariff, VillageStatus,
@@ -112,82 +112,47 @@ pub fn parse_file(file: &'static str, text: &str, batch: &mut Batch, errors: &mu
         "devices.csv" => columns::DEVICES,
         _ => return,
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header = match reader.headers() {
-        Ok(h) => Header::new(file, spec, h, errors),
-        Err(e) => {
-            errors.push(LineError {
-                file: file.into(),
-                line: 1,
-                column: "-".into(),
-                reason: format!("unreadable header: {e}"),
-            });
-            return;
-        }
-    };
-    let mut record = csv::StringRecord::new();
     // First line of each code, for files keyed by a code; rows with other errors count too.
     let mut first_line: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-    let keyed = header.has("code");
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) if record.iter().all(|f| f.trim().is_empty()) => continue,
-            Ok(true) => {
-                let mut f = Fields::new(file, &record, &header, errors);
-                let line = f.line;
-                if keyed && let Some(code) = f.text("code") {
-                    match first_line.get(&code) {
-                        Some(first) => f.error(
-                            "code",
-                            format!("{code} appears twice (first on line {first})"),
-                        ),
-                        None => {
-                            first_line.insert(code, line);
-                        }
-                    }
+    for_each_row(file, text, spec, errors, |f| {
+        let line = f.line;
+        if f.has_column("code")
+            && let Some(code) = f.text("code")
+        {
+            match first_line.get(&code) {
+                Some(first) => f.error(
+                    "code",
+                    format!("{code} appears twice (first on line {first})"),
+                ),
+                None => {
+                    first_line.insert(code, line);
                 }
-                let parsed_cleanly = match file {
-                    "villages.csv" => push(&mut batch.areas, line, area(&mut f), f.ok()),
-                    "stations.csv" => push(&mut batch.stations, line, station(&mut f), f.ok()),
-                    "tariffs.csv" => push(&mut batch.tariffs, line, tariff(&mut f), f.ok()),
-                    "shares.csv" => push(&mut batch.shares, line, share(&mut f), f.ok()),
-                    "gateways.csv" => {
-                        push(&mut batch.gateways, line, gateway(&mut f, &header), f.ok())
-                    }
-                    _ => push(&mut batch.devices, line, device(&mut f), f.ok()),
-                };
-                let level = f.text("level").and_then(|l| AreaLevel::parse(&l));
-                for (column, kind) in ref_columns(file, level) {
-                    if let Some(code) = f.text(column) {
-                        batch.refs.push(Ref {
-                            file,
-                            line,
-                            column,
-                            code,
-                            kind,
-                        });
-                    }
-                }
-                if !parsed_cleanly && let Some(code) = f.text("code") {
-                    batch.codes_with_errors.push(code);
-                }
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.push(LineError {
-                    file: file.into(),
-                    line,
-                    column: "-".into(),
-                    reason: format!("unreadable CSV: {e}"),
-                });
-                break;
             }
         }
-    }
+        let parsed_cleanly = match file {
+            "villages.csv" => push(&mut batch.areas, line, area(f), f.ok()),
+            "stations.csv" => push(&mut batch.stations, line, station(f), f.ok()),
+            "tariffs.csv" => push(&mut batch.tariffs, line, tariff(f), f.ok()),
+            "shares.csv" => push(&mut batch.shares, line, share(f), f.ok()),
+            "gateways.csv" => push(&mut batch.gateways, line, gateway(f), f.ok()),
+            _ => push(&mut batch.devices, line, device(f), f.ok()),
+        };
+        let level = f.text("level").and_then(|l| AreaLevel::parse(&l));
+        for (column, kind) in ref_columns(file, level) {
+            if let Some(code) = f.text(column) {
+                batch.refs.push(Ref {
+                    file,
+                    line,
+                    column,
+                    code,
+                    kind,
+                });
+            }
+        }
+        if !parsed_cleanly && let Some(code) = f.text("code") {
+            batch.codes_with_errors.push(code);
+        }
+    });
 }
 
 /// Keeps a row that parsed; returns whether it parsed without any problem.
@@ -339,7 +304,7 @@ fn share(f: &mut Fields) -> Option<Share> {
     })
 }
 
-fn gateway(f: &mut Fields, header: &Header) -> Option<GatewayRow> {
+fn gateway(f: &mut Fields) -> Option<GatewayRow> {
     let code = f.code("code", true);
     let name = f.required("name");
     let area_code = f.code("area_code", false);
@@ -365,7 +330,7 @@ fn gateway(f: &mut Fields, header: &Header) -> Option<GatewayRow> {
         }
         (None, Some(hash)) => Some(Credential::Hash(hash)),
         (None, None) => {
-            let column = if header.has("credential_hash") {
+            let column = if f.has_column("credential_hash") {
                 "credential_hash"
             } else {
                 "credential"

@@ -12,8 +12,7 @@ use serde::Serialize;
 
 use crate::audit::AuditEntry;
 use crate::ledger::columns::Column;
-use crate::ledger::encoding;
-use crate::ledger::fields::{Fields, Header, LineError, checks};
+use crate::ledger::fields::{LineError, checks, for_each_row, read_text};
 use crate::settlement::period::Period;
 use crate::store::{Dec, Store, Ts, dispatch_tx};
 
@@ -83,39 +82,9 @@ pub fn parse(
     stations: &HashSet<String>,
 ) -> Result<Vec<GridStatement>, Vec<LineError>> {
     let mut errors = Vec::new();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header = match reader.headers() {
-        Ok(h) => Header::new(file, COLUMNS, h, &mut errors),
-        Err(e) => {
-            return Err(vec![LineError {
-                file: file.into(),
-                line: 1,
-                column: "-".into(),
-                reason: format!("unreadable header: {e}"),
-            }]);
-        }
-    };
     let mut rows = Vec::new();
     let mut first: HashMap<(String, String), u64> = HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) if r.iter().all(|f| f.trim().is_empty()) => continue,
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.push(LineError {
-                    file: file.into(),
-                    line,
-                    column: "-".into(),
-                    reason: format!("unreadable CSV: {e}"),
-                });
-                break;
-            }
-        };
-        let mut f = Fields::new(file, &record, &header, &mut errors);
+    for_each_row(file, text, COLUMNS, &mut errors, |f| {
         let station = f.code("station_code", true);
         if let Some(code) = &station
             && !stations.contains(code)
@@ -154,7 +123,7 @@ pub fn parse(
                 reference,
             });
         }
-    }
+    });
     if errors.is_empty() {
         Ok(rows)
     } else {
@@ -168,22 +137,9 @@ pub async fn import_file(
     path: &Path,
     actor: &str,
 ) -> Result<GridImportReport, GridImportError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| GridImportError::Read(path.display().to_string(), e))?;
-    let file = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let text = encoding::decode(&bytes)
-        .map_err(|reason| {
-            GridImportError::Invalid(vec![LineError {
-                file: file.clone(),
-                line: 1,
-                column: "-".into(),
-                reason,
-            }])
-        })?
-        .0;
+    let (file, text) =
+        read_text(path).map_err(|e| GridImportError::Read(path.display().to_string(), e))?;
+    let text = text.map_err(|e| GridImportError::Invalid(vec![e]))?;
     let mut tx = store.begin().await?;
     let stations: HashSet<String> = dispatch_tx!(&mut tx, ledger::load_all())?
         .stations

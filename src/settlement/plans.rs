@@ -13,7 +13,7 @@ use super::store_types::PlanRow;
 use crate::audit::AuditEntry;
 use crate::ledger::columns::Column;
 use crate::ledger::encoding;
-use crate::ledger::fields::{Fields, Header, LineError, checks};
+use crate::ledger::fields::{Fields, LineError, checks, for_each_row};
 use crate::ledger::model::AreaLevel;
 use crate::store::{Dec, Store, dispatch_tx};
 
@@ -58,38 +58,9 @@ pub fn parse(
     rules: &PlanRules,
 ) -> Result<Vec<PlanRow>, Vec<LineError>> {
     let mut errors = Vec::new();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let header = match reader.headers() {
-        Ok(h) => Header::new(file, COLUMNS, h, &mut errors),
-        Err(e) => {
-            return Err(vec![LineError {
-                file: file.into(),
-                line: 1,
-                column: "-".into(),
-                reason: format!("unreadable header: {e}"),
-            }]);
-        }
-    };
     let mut rows = Vec::new();
     let mut first: HashMap<(String, i32), u64> = HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) if r.iter().all(|f| f.trim().is_empty()) => continue,
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(LineError {
-                    file: file.into(),
-                    line: e.position().map_or(0, |p| p.line()),
-                    column: "-".into(),
-                    reason: format!("unreadable CSV: {e}"),
-                });
-                break;
-            }
-        };
-        let mut f = Fields::new(file, &record, &header, &mut errors);
+    for_each_row(file, text, COLUMNS, &mut errors, |f| {
         let village = f.code("village_code", true);
         if let Some(v) = &village
             && !villages.contains(v)
@@ -104,11 +75,11 @@ pub fn parse(
             f.decimal(c, required, 4, checks::non_negative).map(|d| d.0)
         };
         let (jobs, works, rewards) = (
-            pct(&mut f, "jobs", true),
-            pct(&mut f, "works", true),
-            pct(&mut f, "rewards", true),
+            pct(f, "jobs", true),
+            pct(f, "works", true),
+            pct(f, "rewards", true),
         );
-        let other = pct(&mut f, "other", false).unwrap_or(Decimal::ZERO);
+        let other = pct(f, "other", false).unwrap_or(Decimal::ZERO);
         if let (Some(jobs), Some(works), Some(rewards)) = (jobs, works, rewards) {
             for problem in (UsePlan {
                 jobs,
@@ -142,7 +113,7 @@ pub fn parse(
                 other: Dec(other),
             });
         }
-    }
+    });
     if errors.is_empty() {
         Ok(rows)
     } else {
