@@ -67,6 +67,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SettlementCommand,
     },
+    /// Subsidy money that reached the county (补贴资金到账).
+    Subsidy {
+        #[command(subcommand)]
+        command: SubsidyCommand,
+    },
     /// Import villages' yearly use plans (村级收益使用计划).
     Plan {
         #[command(subcommand)]
@@ -93,6 +98,25 @@ pub enum SettlementCommand {
     Review { id: i64 },
     /// reviewed -> approved
     Approve { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubsidyCommand {
+    /// Record a receipt; it pays the oldest outstanding subsidy first.
+    Receive {
+        /// 元, at most 2 decimals.
+        #[arg(long)]
+        amount: String,
+        /// Date received, YYYY-MM-DD.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        /// The transfer letter (转付函件) or bank reference.
+        #[arg(long)]
+        reference: String,
+        /// The county (needed when the ledger holds several).
+        #[arg(long)]
+        county: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +188,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 SettlementCommand::Approve { id } => (id, "approve"),
             };
             let code = crate::settlement::cli::advance(&store, id, action).await?;
+            store.close().await;
+            return Ok(code);
+        }
+        Command::Subsidy {
+            command:
+                SubsidyCommand::Receive {
+                    amount,
+                    date,
+                    reference,
+                    county,
+                },
+        } => {
+            let store = Store::open(&config.database, &config.storage).await?.0;
+            let code = crate::settlement::cli::receive(
+                &store,
+                &amount,
+                date,
+                &reference,
+                county.as_deref(),
+            )
+            .await?;
             store.close().await;
             return Ok(code);
         }

@@ -9,7 +9,7 @@ use pvledger::ledger::import_dir;
 use pvledger::settlement::period::Period;
 use pvledger::settlement::plan::PlanRules;
 use pvledger::settlement::run::{self, SettleError};
-use pvledger::settlement::{export, grid, plans};
+use pvledger::settlement::{export, grid, plans, subsidy};
 use rust_decimal::Decimal;
 
 const VILLAGE_STATION: &str = "PV149901101201-01";
@@ -206,7 +206,110 @@ async fn missing_inputs_are_all_listed_and_nothing_is_stored(db: TestDb) {
     );
 }
 
+async fn a_subsidy_receipt_pays_the_oldest_months_first_and_reaches_villages_when_it_arrives(
+    db: TestDb,
+) {
+    load_inputs(&db).await;
+    let oct = Period::new(2026, 10).unwrap();
+    let (_, c_oct) = run::settle(&db.store, &db.config.settlement, None, oct, "finance")
+        .await
+        .unwrap();
+    let owed_oct: i64 = c_oct.stations.iter().map(|s| s.subsidy_accrued_fen).sum();
+    // The village station accrued 30 000 x 0.648 = 19 440.00 元 of subsidy in October.
+    let vs_owed = c_oct
+        .stations
+        .iter()
+        .find(|s| s.station_code == VILLAGE_STATION)
+        .unwrap()
+        .subsidy_accrued_fen;
+    assert_eq!(vs_owed, 1_944_000);
+
+    // Half of October's subsidy arrives on 5 November: split in proportion to what is owed.
+    let half = owed_oct / 2;
+    let amount = format!("{}.{:02}", half / 100, half % 100);
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 5).unwrap();
+    let r = subsidy::receive(
+        &db.store,
+        "149901",
+        &amount,
+        date,
+        "晋财建〔2026〕88号",
+        "finance",
+    )
+    .await
+    .unwrap();
+    let paid: Decimal = r.payments.iter().map(|(_, _, d)| d.0).sum();
+    assert_eq!(
+        paid + r.credit.0,
+        amount.parse::<Decimal>().unwrap(),
+        "payments and credit tie to the receipt"
+    );
+    assert!(r.credit.0.is_zero());
+    let vs_paid = r
+        .payments
+        .iter()
+        .find(|(s, _, _)| s == VILLAGE_STATION)
+        .unwrap()
+        .2
+        .0;
+    assert_eq!(
+        vs_paid,
+        "9720.00".parse::<Decimal>().unwrap(),
+        "half of 19 440.00"
+    );
+
+    // A second, larger receipt pays October off and leaves a credit.
+    let rest = owed_oct - half + 12_345;
+    let amount2 = format!("{}.{:02}", rest / 100, rest % 100);
+    let r2 = subsidy::receive(
+        &db.store,
+        "149901",
+        &amount2,
+        date,
+        "晋财建〔2026〕89号",
+        "finance",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r2.credit.0, "123.45".parse::<Decimal>().unwrap());
+
+    // In November (received mode) the subsidy that arrived is income and reaches the villages.
+    let mut csv = String::from("station_code,period,export_kwh\n");
+    for s in &c_oct.stations {
+        csv.push_str(&format!("{},2026-11,0\n", s.station_code));
+    }
+    let dir = write_dir(db.dir(), "nov", &[("grid.csv", csv.as_bytes())]);
+    grid::import_file(&db.store, &dir.join("grid.csv"), "finance")
+        .await
+        .unwrap();
+    let (_, c_nov) = run::settle(
+        &db.store,
+        &db.config.settlement,
+        None,
+        Period::new(2026, 11).unwrap(),
+        "finance",
+    )
+    .await
+    .unwrap();
+    let vs = c_nov
+        .stations
+        .iter()
+        .find(|s| s.station_code == VILLAGE_STATION)
+        .unwrap();
+    assert_eq!(
+        vs.subsidy_received_fen, vs_owed,
+        "both receipts arrived in November"
+    );
+    assert_eq!(
+        vs.distributable_fen, vs_owed,
+        "no energy in November: the subsidy is all the income"
+    );
+    let total: i64 = c_nov.stations.iter().map(|s| s.subsidy_received_fen).sum();
+    assert_eq!(total, owed_oct);
+}
+
 both_backends!(
+    a_subsidy_receipt_pays_the_oldest_months_first_and_reaches_villages_when_it_arrives,
     a_month_settles_to_the_fen_and_ties,
     settlements_move_from_draft_to_approved_and_then_cannot_change,
     missing_inputs_are_all_listed_and_nothing_is_stored,

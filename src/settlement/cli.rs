@@ -116,3 +116,52 @@ pub async fn import_plans(store: &Store, config: &Config, file: &Path) -> anyhow
         Err(e) => Err(e.into()),
     }
 }
+
+/// `pvledger subsidy receive`.
+pub async fn receive(
+    store: &Store,
+    amount: &str,
+    date: chrono::NaiveDate,
+    reference: &str,
+    county: Option<&str>,
+) -> anyhow::Result<i32> {
+    let county = match county {
+        Some(c) => c.to_owned(),
+        None => {
+            let ledger = store.load_ledger().await?;
+            let counties: Vec<_> = ledger
+                .areas
+                .into_iter()
+                .filter(|a| a.level == crate::ledger::model::AreaLevel::County)
+                .collect();
+            match counties.as_slice() {
+                [only] => only.code.clone(),
+                _ => {
+                    eprintln!(
+                        "需要指定县 (--county): the ledger has {} counties",
+                        counties.len()
+                    );
+                    return Ok(EXIT_BAD_INPUT);
+                }
+            }
+        }
+    };
+    match super::subsidy::receive(store, &county, amount, date, reference, &cli_actor()).await {
+        Ok(o) => {
+            println!(
+                "补贴到账 / receipt #{} {county} {amount} 元 ({reference})",
+                o.receipt_id
+            );
+            for (station, period, paid) in &o.payments {
+                println!("  {station} {period} {paid:.2}");
+            }
+            println!("未分配结余 / unallocated credit: {:.2} 元", o.credit.0);
+            Ok(0)
+        }
+        Err(e @ super::subsidy::ReceiptError::Store(_)) => Err(e.into()),
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(EXIT_BAD_INPUT)
+        }
+    }
+}

@@ -38,6 +38,7 @@ pub mod receipts;
 pub mod run;
 pub mod split;
 pub mod store_types;
+pub mod subsidy;
 
 use thiserror::Error;
 

@@ -127,6 +127,11 @@ pub async fn settle(
             .into_iter()
             .map(|(s, d)| (s, d.0))
             .collect();
+    // Subsidy that arrived this month (receipt dates), per station.
+    let mut received: HashMap<String, i64> = HashMap::new();
+    for (station, paid) in dispatch_tx!(&mut tx, settle::received_between(&county, first, last))? {
+        *received.entry(station).or_default() += super::money::to_fen(paid.0).unwrap_or(0);
+    }
     let device_ids: Vec<i64> = ledger.devices.iter().map(|d| d.id).collect();
     let daily = dispatch_tx!(&mut tx, telemetry::daily(&device_ids, first, last))?;
     let mut meter: HashMap<&str, f64> = HashMap::new();
@@ -187,8 +192,7 @@ pub async fn settle(
                 .round()
                 .try_into()
                 .unwrap_or(0),
-            // Subsidy receipts are not recorded yet: in "received" mode none has arrived.
-            subsidy_received_fen: 0,
+            subsidy_received_fen: received.get(&s.code).copied().unwrap_or(0),
         });
     }
     let mut problems = Vec::new();

@@ -176,3 +176,73 @@ pub async fn deficits(conn: &mut Conn, county: &str, period: &str) -> Result<Vec
     .fetch_all(conn)
     .await
 }
+
+/// Subsidy accrued per (station, period) in `county`'s settlements (any status).
+pub async fn accrued_subsidy(conn: &mut Conn, county: &str) -> Result<Vec<(String, String, Dec)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.station_code, t.period, s.subsidy_accrued_yuan FROM settlement_stations s
+         JOIN settlements t ON t.id = s.settlement_id WHERE t.county_code = $1",
+    )
+    .bind(county)
+    .fetch_all(conn)
+    .await
+}
+
+/// Subsidy paid so far per (station, period) in `county`.
+pub async fn paid_subsidy(conn: &mut Conn, county: &str) -> Result<Vec<(String, String, Dec)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.station_code, p.period, p.amount_yuan FROM subsidy_payments p
+         JOIN subsidy_receipts r ON r.id = p.receipt_id WHERE r.county_code = $1",
+    )
+    .bind(county)
+    .fetch_all(conn)
+    .await
+}
+
+/// Subsidy received per station in [from, to] (receipt dates), in `county`.
+pub async fn received_between(conn: &mut Conn, county: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<(String, Dec)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.station_code, p.amount_yuan FROM subsidy_payments p
+         JOIN subsidy_receipts r ON r.id = p.receipt_id
+         WHERE r.county_code = $1 AND r.received_on >= $2 AND r.received_on <= $3",
+    )
+    .bind(county)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn insert_receipt(
+    conn: &mut Conn,
+    county: &str,
+    received_on: chrono::NaiveDate,
+    amount: Dec,
+    reference: &str,
+    credit: Dec,
+    at: Ts,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO subsidy_receipts (county_code, received_on, amount_yuan, reference, credit_yuan, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(county)
+    .bind(received_on)
+    .bind(amount)
+    .bind(reference)
+    .bind(credit)
+    .bind(at)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn insert_payment(conn: &mut Conn, receipt: i64, station: &str, period: &str, amount: Dec) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO subsidy_payments (receipt_id, station_code, period, amount_yuan) VALUES ($1, $2, $3, $4)")
+        .bind(receipt)
+        .bind(station)
+        .bind(period)
+        .bind(amount)
+        .execute(conn)
+        .await
+        .map(drop)
+}
