@@ -136,7 +136,9 @@ pub async fn settle(
     let daily = dispatch_tx!(&mut tx, telemetry::daily(&device_ids, first, last))?;
     let mut meter: HashMap<&str, f64> = HashMap::new();
     let mut inverters: HashMap<&str, f64> = HashMap::new();
-    let device = |id: i64| ledger.devices.iter().find(|d| d.id == id);
+    let by_id: HashMap<i64, &crate::ledger::model::Device> =
+        ledger.devices.iter().map(|d| (d.id, d)).collect();
+    let device = |id: i64| by_id.get(&id).copied();
     for row in &daily {
         if let Some(d) = device(row.device_id) {
             let sums = if d.kind == DeviceKind::Meter {
@@ -150,31 +152,42 @@ pub async fn settle(
         }
     }
     let kwh = |v: Option<&f64>| v.and_then(|x| Decimal::from_f64(*x)).map(|d| d.round_dp(3));
+    // Indexed by station once: a province has thousands of stations.
+    let mut tariffs_of: HashMap<&str, Vec<&crate::ledger::model::Tariff>> = HashMap::new();
+    for t in &ledger.tariffs {
+        tariffs_of
+            .entry(t.station_code.as_str())
+            .or_default()
+            .push(t);
+    }
+    let mut shares_of: HashMap<&str, Vec<&crate::ledger::model::Share>> = HashMap::new();
+    for x in &ledger.shares {
+        shares_of
+            .entry(x.station_code.as_str())
+            .or_default()
+            .push(x);
+    }
     let mut inputs = Vec::new();
     for s in ledger
         .stations
         .iter()
         .filter(|s| inside.contains(s.area_code.as_str()))
     {
-        let tariffs: Vec<_> = ledger
-            .tariffs
-            .iter()
-            .filter(|t| t.station_code == s.code)
-            .cloned()
-            .collect();
-        let shares: Vec<_> = ledger
-            .shares
-            .iter()
-            .filter(|x| x.station_code == s.code)
-            .cloned()
-            .collect();
-        let tariff = in_force(&tariffs, first, |t| t.valid_from)
+        let tariffs = tariffs_of
+            .get(s.code.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let shares = shares_of
+            .get(s.code.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let tariff = in_force(tariffs, first, |t| t.valid_from)
             .first()
             .map(|t| Tariff {
                 total_price: t.total_price.0,
                 benchmark_price: t.benchmark_price.0,
             });
-        let mut shares: Vec<(String, Decimal)> = in_force(&shares, first, |x| x.valid_from)
+        let mut shares: Vec<(String, Decimal)> = in_force(shares, first, |x| x.valid_from)
             .iter()
             .map(|x| (x.village_code.clone(), x.share.0))
             .collect();
