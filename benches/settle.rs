@@ -75,12 +75,9 @@ fn write_inputs(dir: &Path) {
         } else {
             writeln!(shares, "{code},{},1,capacity,2018-06-30", village(s)).unwrap();
         }
-        writeln!(
-            statements,
-            "{code},2026-10,{}",
-            if joint { 350_123.4 } else { 33_456.7 } + s as f64 / 10.0
-        )
-        .unwrap();
+        // Exact decimals written from integers (a float would print 33456.799999999996).
+        let base = if joint { 350_123 } else { 33_456 };
+        writeln!(statements, "{code},2026-10,{}.{}", base + s / 10, s % 10).unwrap();
     }
     let mut plan_rows = String::from("village_code,year,jobs,works,rewards\n");
     for i in 0..10_000 {

@@ -280,8 +280,10 @@ async fn store_draft(
         updated_at: now,
     };
     row.id = dispatch_tx!(&mut *tx, settle::insert(&row))?;
-    for s in &c.stations {
-        let r = StationRow {
+    let stations: Vec<StationRow> = c
+        .stations
+        .iter()
+        .map(|s| StationRow {
             station_code: s.station_code.clone(),
             energy_kwh: Dec(s.energy_kwh),
             energy_source: s.energy_source.as_str().into(),
@@ -297,27 +299,32 @@ async fn store_draft(
             telemetry_kwh: s.telemetry_kwh.map(Dec),
             reconcile_diff_percent: s.reconcile_diff_percent.map(Dec),
             reconcile_flag: s.reconcile_flag,
-        };
-        dispatch_tx!(&mut *tx, settle::insert_station(row.id, &r))?;
-    }
-    for v in &c.villages {
-        let r = VillageRow {
+        })
+        .collect();
+    let villages: Vec<VillageRow> = c
+        .villages
+        .iter()
+        .map(|v| VillageRow {
             village_code: v.village_code.clone(),
             station_code: v.station_code.clone(),
             share: Dec(v.share),
             amount_yuan: Dec(from_fen(v.amount_fen)),
-        };
-        dispatch_tx!(&mut *tx, settle::insert_village(row.id, &r))?;
-    }
-    for u in &c.uses {
-        let r = UseRow {
+        })
+        .collect();
+    let uses: Vec<UseRow> = c
+        .uses
+        .iter()
+        .map(|u| UseRow {
             village_code: u.village_code.clone(),
             use_code: u.use_code.into(),
             percent: Dec(u.percent),
             amount_yuan: Dec(from_fen(u.amount_fen)),
-        };
-        dispatch_tx!(&mut *tx, settle::insert_use(row.id, &r))?;
-    }
+        })
+        .collect();
+    // Multi-row inserts: a province month is ~45,000 lines.
+    dispatch_tx!(&mut *tx, settle::insert_stations(row.id, &stations))?;
+    dispatch_tx!(&mut *tx, settle::insert_villages(row.id, &villages))?;
+    dispatch_tx!(&mut *tx, settle::insert_uses(row.id, &uses))?;
     let entry = AuditEntry {
         actor: actor.into(),
         action: "settlement.compute".into(),

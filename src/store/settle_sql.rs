@@ -87,58 +87,6 @@ pub async fn set_status(conn: &mut Conn, id: i64, status: &str, at: Ts) -> Resul
         .map(drop)
 }
 
-pub async fn insert_station(conn: &mut Conn, id: i64, r: &StationRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO settlement_stations (settlement_id, station_code, energy_kwh, energy_source, benchmark_price,
-             subsidy_price, benchmark_income_yuan, subsidy_accrued_yuan, subsidy_received_yuan, deductions_yuan,
-             carried_deficit_yuan, distributable_yuan, deficit_out_yuan, telemetry_kwh, reconcile_diff_percent, reconcile_flag)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(id)
-    .bind(&r.station_code)
-    .bind(r.energy_kwh)
-    .bind(&r.energy_source)
-    .bind(r.benchmark_price)
-    .bind(r.subsidy_price)
-    .bind(r.benchmark_income_yuan)
-    .bind(r.subsidy_accrued_yuan)
-    .bind(r.subsidy_received_yuan)
-    .bind(r.deductions_yuan)
-    .bind(r.carried_deficit_yuan)
-    .bind(r.distributable_yuan)
-    .bind(r.deficit_out_yuan)
-    .bind(r.telemetry_kwh)
-    .bind(r.reconcile_diff_percent)
-    .bind(r.reconcile_flag)
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-pub async fn insert_village(conn: &mut Conn, id: i64, r: &VillageRow) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO settlement_villages (settlement_id, village_code, station_code, share, amount_yuan) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(&r.village_code)
-        .bind(&r.station_code)
-        .bind(r.share)
-        .bind(r.amount_yuan)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-pub async fn insert_use(conn: &mut Conn, id: i64, r: &UseRow) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO settlement_uses (settlement_id, village_code, use_code, percent, amount_yuan) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(&r.village_code)
-        .bind(&r.use_code)
-        .bind(r.percent)
-        .bind(r.amount_yuan)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
 pub async fn stations_of(conn: &mut Conn, id: i64) -> Result<Vec<StationRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT station_code, energy_kwh, energy_source, benchmark_price, subsidy_price, benchmark_income_yuan,
@@ -245,4 +193,61 @@ pub async fn insert_payment(conn: &mut Conn, receipt: i64, station: &str, period
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// Rows per multi-row INSERT: well under both engines' bound-parameter limits.
+const BATCH: usize = 500;
+
+pub async fn insert_stations(conn: &mut Conn, id: i64, rows: &[StationRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(BATCH) {
+        let mut q: sqlx::QueryBuilder<Db> = sqlx::QueryBuilder::new(
+            "INSERT INTO settlement_stations (settlement_id, station_code, energy_kwh, energy_source, benchmark_price,
+                 subsidy_price, benchmark_income_yuan, subsidy_accrued_yuan, subsidy_received_yuan, deductions_yuan,
+                 carried_deficit_yuan, distributable_yuan, deficit_out_yuan, telemetry_kwh, reconcile_diff_percent, reconcile_flag) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(id)
+                .push_bind(r.station_code.clone())
+                .push_bind(r.energy_kwh)
+                .push_bind(r.energy_source.clone())
+                .push_bind(r.benchmark_price)
+                .push_bind(r.subsidy_price)
+                .push_bind(r.benchmark_income_yuan)
+                .push_bind(r.subsidy_accrued_yuan)
+                .push_bind(r.subsidy_received_yuan)
+                .push_bind(r.deductions_yuan)
+                .push_bind(r.carried_deficit_yuan)
+                .push_bind(r.distributable_yuan)
+                .push_bind(r.deficit_out_yuan)
+                .push_bind(r.telemetry_kwh)
+                .push_bind(r.reconcile_diff_percent)
+                .push_bind(r.reconcile_flag);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn insert_villages(conn: &mut Conn, id: i64, rows: &[VillageRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(BATCH) {
+        let mut q: sqlx::QueryBuilder<Db> =
+            sqlx::QueryBuilder::new("INSERT INTO settlement_villages (settlement_id, village_code, station_code, share, amount_yuan) ");
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(id).push_bind(r.village_code.clone()).push_bind(r.station_code.clone()).push_bind(r.share).push_bind(r.amount_yuan);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn insert_uses(conn: &mut Conn, id: i64, rows: &[UseRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(BATCH) {
+        let mut q: sqlx::QueryBuilder<Db> =
+            sqlx::QueryBuilder::new("INSERT INTO settlement_uses (settlement_id, village_code, use_code, percent, amount_yuan) ");
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(id).push_bind(r.village_code.clone()).push_bind(r.use_code.clone()).push_bind(r.percent).push_bind(r.amount_yuan);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
