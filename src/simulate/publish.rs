@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use tokio_util::sync::CancellationToken;
 
@@ -175,9 +175,4 @@ pub async fn run(
             clients.publish(&g, &rs).await;
         }
     }
-}
-
-/// The live readings of one step, for tests and one-shot use.
-pub fn step_now(world: &mut World, at: DateTime<Utc>) -> Vec<DeviceReading> {
-    world.step(at)
 }
