@@ -107,6 +107,11 @@ impl Application {
         self.receiver.as_ref()
     }
 
+    /// The MQTT receiver's connection state.
+    pub fn mqtt_state(&self) -> Arc<crate::ingest::mqtt::MqttState> {
+        self.state.mqtt.clone()
+    }
+
     /// The embedded MQTT broker's address, when it runs.
     pub fn broker_addr(&self) -> Option<SocketAddr> {
         self.broker

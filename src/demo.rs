@@ -120,15 +120,6 @@ pub async fn run(
         },
     };
     let token = app.shutdown_token();
-    tokio::spawn(simulate::publish::run(
-        world,
-        target,
-        days,
-        std::time::Duration::from_secs(300),
-        std::time::Duration::from_secs(60),
-        Some(farm),
-        token.clone(),
-    ));
     let base = format!("http://{}", app.local_addr());
     println!("pvledger demo: {base}/api/v1/stations  (Ctrl-C 停止 / to stop)");
     println!("  电站 / a station:   {base}/api/v1/stations/PV149901101201-01");
@@ -146,6 +137,25 @@ pub async fn run(
             "  正在补传 {days} 天历史数据 / back-filling {days} days of simulated history (about a minute)"
         );
     }
-    app::cancel_on_signal(token);
-    app.run().await
+    app::cancel_on_signal(token.clone());
+    let mqtt = app.mqtt_state();
+    let server = tokio::spawn(app.run());
+    // A message published before pvledger's receiver subscribes would go nowhere: the
+    // simulated gateways start only once the subscription stands.
+    for _ in 0..300 {
+        if mqtt.name() == "subscribed" || token.is_cancelled() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::spawn(simulate::publish::run(
+        world,
+        target,
+        days,
+        std::time::Duration::from_secs(300),
+        std::time::Duration::from_secs(60),
+        Some(farm),
+        token,
+    ));
+    server.await.context("the service task failed")?
 }

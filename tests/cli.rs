@@ -156,13 +156,16 @@ async fn migrate_reports_the_storage_mode_on_postgres() {
 #[tokio::test]
 async fn serve_answers_and_stops_gracefully_on_sigterm() {
     let db = TestDb::sqlite().await;
-    let mut child = pvledger(&db.url, &["serve"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = common::logged_http_addr(&mut child);
+    let mut guard = common::ChildGuard(
+        pvledger(&db.url, &["serve"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut guard.0;
+    let addr = common::logged_http_addr(child);
 
     let body: serde_json::Value = reqwest::get(format!("http://{addr}/readyz"))
         .await
@@ -172,23 +175,26 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
         .unwrap();
     assert_eq!(body["status"], "ready");
 
-    sigterm(&child);
-    assert_eq!(wait_exit(&mut child, 10), 0);
+    sigterm(child);
+    assert_eq!(wait_exit(child, 10), 0);
 }
 
 #[tokio::test]
 async fn the_demo_serves_the_example_county() {
     let db = TestDb::sqlite().await;
     let demo_url = format!("sqlite://{}", db.dir().join("demo.sqlite").display());
-    let mut child = pvledger(
-        &db.url,
-        &["demo", "--database", &demo_url, "--history", "2"],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let base = wait_for_url(&mut child);
+    let mut guard = common::ChildGuard(
+        pvledger(
+            &db.url,
+            &["demo", "--database", &demo_url, "--history", "2"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let child = &mut guard.0;
+    let base = wait_for_url(child);
 
     let body: serde_json::Value = reqwest::get(format!("{base}/api/v1/stations"))
         .await
@@ -215,8 +221,8 @@ async fn the_demo_serves_the_example_county() {
     .await;
     assert!(kwh < 300.0 * 8.0, "{kwh} kWh");
 
-    sigterm(&child);
-    assert_eq!(wait_exit(&mut child, 10), 0);
+    sigterm(child);
+    assert_eq!(wait_exit(child, 10), 0);
 }
 
 #[tokio::test]

@@ -296,3 +296,14 @@ pub fn logged_http_addr(child: &mut std::process::Child) -> String {
     std::thread::spawn(move || for _ in lines {});
     addr
 }
+
+/// A child process that is killed when the test ends, even when it panics, so that a failed
+/// test never leaves a service holding ports for the next one.
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
