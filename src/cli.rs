@@ -143,6 +143,19 @@ pub enum RegistryCommand {
 /// Exit code for input the user must fix (as opposed to 1 for failures of the system).
 pub const EXIT_BAD_INPUT: i32 = 2;
 
+/// Prints a refused import's problems, one `file:line: column: reason` per line, and the
+/// verdict, on stderr (shared by every CSV import command).
+pub fn print_refused(errors: &[crate::ledger::LineError]) {
+    for e in errors {
+        eprintln!("{e}");
+    }
+    eprintln!(
+        "导入失败：{} 处错误，未作任何修改 / import refused: {} problem(s), nothing was changed",
+        errors.len(),
+        errors.len()
+    );
+}
+
 /// Runs a parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let config = Config::load(cli.config.as_deref())?;
@@ -235,15 +248,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                     );
                     Ok(0)
                 }
-                Err(crate::settlement::grid::GridImportError::Invalid(errors)) => {
-                    for e in &errors {
-                        eprintln!("{e}");
-                    }
-                    eprintln!(
-                        "导入失败：{} 处错误，未作任何修改 / import refused: {} problem(s), nothing was changed",
-                        errors.len(),
-                        errors.len()
-                    );
+                Err(crate::settlement::grid::FileImportError::Invalid(errors)) => {
+                    print_refused(&errors);
                     Ok(EXIT_BAD_INPUT)
                 }
                 Err(e) => Err(e.into()),
@@ -287,14 +293,7 @@ async fn registry(store: &Store, command: RegistryCommand) -> anyhow::Result<i32
                     Ok(0)
                 }
                 Err(ImportError::Invalid(errors)) => {
-                    for e in &errors {
-                        eprintln!("{e}");
-                    }
-                    eprintln!(
-                        "导入失败：{} 处错误，台账未作任何修改 / import refused: {} problem(s), nothing was changed",
-                        errors.len(),
-                        errors.len()
-                    );
+                    print_refused(&errors);
                     Ok(EXIT_BAD_INPUT)
                 }
                 Err(ImportError::NoFiles(dir)) => {

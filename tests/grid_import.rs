@@ -5,7 +5,7 @@ mod common;
 
 use common::{TestDb, example_dir, write_dir};
 use pvledger::ledger::import_dir;
-use pvledger::settlement::grid::{GridImportError, import_file};
+use pvledger::settlement::grid::{FileImportError, import_file};
 use pvledger::store::Store;
 
 const GOOD: &str = "电站编码,结算月份,上网电量(kWh),燃煤电费（元）,结算单号\n\
@@ -80,7 +80,7 @@ async fn a_file_with_errors_changes_nothing(db: TestDb) {
         .await
         .unwrap_err();
 
-    let GridImportError::Invalid(errors) = err else {
+    let FileImportError::Invalid(errors) = err else {
         panic!("{err}")
     };
     assert_eq!(

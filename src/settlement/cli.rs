@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::grid::GridImportError;
+use super::grid::FileImportError;
 use super::period::Period;
 use super::run::{self, SettleError};
 use crate::audit::cli_actor;
@@ -102,15 +102,8 @@ pub async fn import_plans(store: &Store, config: &Config, file: &Path) -> anyhow
             println!("收益使用计划 / use plans: {n} new or changed");
             Ok(0)
         }
-        Err(GridImportError::Invalid(errors)) => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            eprintln!(
-                "导入失败：{} 处错误，未作任何修改 / import refused: {} problem(s), nothing was changed",
-                errors.len(),
-                errors.len()
-            );
+        Err(FileImportError::Invalid(errors)) => {
+            crate::cli::print_refused(&errors);
             Ok(EXIT_BAD_INPUT)
         }
         Err(e) => Err(e.into()),

@@ -56,9 +56,9 @@ pub const COLUMNS: &[Column] = &[
     },
 ];
 
-/// Why an import changed nothing.
+/// Why a single-file import (grid statements, use plans) changed nothing.
 #[derive(Debug, thiserror::Error)]
-pub enum GridImportError {
+pub enum FileImportError {
     #[error("{} problem(s) found; nothing was changed:\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<LineError>),
     #[error("cannot read {0}: {1}")]
@@ -136,17 +136,17 @@ pub async fn import_file(
     store: &Store,
     path: &Path,
     actor: &str,
-) -> Result<GridImportReport, GridImportError> {
+) -> Result<GridImportReport, FileImportError> {
     let (file, text) =
-        read_text(path).map_err(|e| GridImportError::Read(path.display().to_string(), e))?;
-    let text = text.map_err(|e| GridImportError::Invalid(vec![e]))?;
+        read_text(path).map_err(|e| FileImportError::Read(path.display().to_string(), e))?;
+    let text = text.map_err(|e| FileImportError::Invalid(vec![e]))?;
     let mut tx = store.begin().await?;
     let stations: HashSet<String> = dispatch_tx!(&mut tx, ledger::load_all())?
         .stations
         .into_iter()
         .map(|s| s.code)
         .collect();
-    let rows = parse(&file, &text, &stations).map_err(GridImportError::Invalid)?;
+    let rows = parse(&file, &text, &stations).map_err(FileImportError::Invalid)?;
     let stored: HashMap<(String, String), GridStatement> = dispatch_tx!(&mut tx, grid::all())?
         .into_iter()
         .map(|s| ((s.station_code.clone(), s.period.clone()), s))

@@ -127,8 +127,8 @@ pub async fn import_file(
     path: &Path,
     rules: &PlanRules,
     actor: &str,
-) -> Result<usize, super::grid::GridImportError> {
-    use super::grid::GridImportError as E;
+) -> Result<usize, super::grid::FileImportError> {
+    use super::grid::FileImportError as E;
     let bytes = std::fs::read(path).map_err(|e| E::Read(path.display().to_string(), e))?;
     let file = path.file_name().map_or_else(
         || path.display().to_string(),
@@ -153,8 +153,8 @@ pub async fn import_bytes(
     subject: &str,
     rules: &PlanRules,
     actor: &str,
-) -> Result<usize, super::grid::GridImportError> {
-    use super::grid::GridImportError as E;
+) -> Result<usize, super::grid::FileImportError> {
+    use super::grid::FileImportError as E;
     let file = file.to_owned();
     let text = encoding::decode(bytes)
         .map_err(|reason| {
