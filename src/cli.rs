@@ -1,4 +1,4 @@
-//! The command line: `pvledger serve | migrate | registry import/export | demo | modbus probe`.
+//! The command line: `pvledger serve | migrate | registry | demo | settle | user | token | ...`.
 
 use std::path::PathBuf;
 
@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{self, Application};
 use crate::audit;
+use crate::auth::accounts;
 use crate::config::Config;
 use crate::demo;
 use crate::ledger::{self, ImportError};
@@ -83,6 +84,39 @@ pub enum Command {
     Modbus {
         #[command(subcommand)]
         command: ModbusCommand,
+    },
+    /// People who use the pages and the API (用户).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Bearer tokens for scripts calling the API.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user and print their one-time password.
+    Add {
+        name: String,
+        /// admin, bureau, finance, technician or village.
+        #[arg(long)]
+        role: String,
+        /// The village a village user may see (its code in the ledger).
+        #[arg(long)]
+        village: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a bearer token for a user and print it (it is stored only hashed).
+    Create {
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -259,12 +293,75 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Modbus {
             command: ModbusCommand::Probe(args),
         } => return Ok(crate::modbus::probe::run(args).await),
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    village,
+                },
+        } => {
+            let (store, _) = Store::open(&config.database, &config.storage).await?;
+            let result = accounts::add_user(
+                &store,
+                &name,
+                &role,
+                village.as_deref(),
+                &audit::cli_actor(),
+            )
+            .await;
+            store.close().await;
+            return account_outcome(result.map(|password| {
+                println!(
+                    "已创建用户 {name} ({role})，一次性密码 / user created, one-time password:"
+                );
+                println!("{password}");
+            }));
+        }
+        Command::Token {
+            command: TokenCommand::Create { user },
+        } => {
+            let (store, _) = Store::open(&config.database, &config.storage).await?;
+            let result = accounts::create_token(&store, &user, &audit::cli_actor()).await;
+            store.close().await;
+            return account_outcome(result.map(|token| {
+                eprintln!(
+                    "{user} 的 API 令牌（只显示这一次）/ API token for {user} (shown only once):"
+                );
+                println!("{token}");
+            }));
+        }
     }
     Ok(0)
 }
 
+/// Exit code of an account command: bad input is the user's to fix (2), not a failure.
+fn account_outcome(result: Result<(), accounts::AccountError>) -> anyhow::Result<i32> {
+    match result {
+        Ok(()) => Ok(0),
+        Err(accounts::AccountError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// On the very first start there is no user: create the administrator and print its
+/// one-time password (there is no default password to forget to change).
+pub async fn announce_first_admin(store: &Store) -> anyhow::Result<()> {
+    if let Some(password) = accounts::ensure_admin(store).await? {
+        println!(
+            "首次启动：已创建管理员 admin，一次性密码（只显示这一次）/ first start: administrator `admin` created; one-time password (shown only once):"
+        );
+        println!("{password}");
+    }
+    Ok(())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
+    announce_first_admin(app.store()).await?;
     app::cancel_on_signal(app.shutdown_token());
     app.run().await
 }

@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use crate::app::{self, Application};
 use crate::audit;
+use crate::auth::accounts;
 use crate::config::Config;
 use crate::ledger;
 use crate::simulate::{self, World};
@@ -121,6 +122,11 @@ pub async fn run(
     };
     let token = app.shutdown_token();
     let base = format!("http://{}", app.local_addr());
+    crate::cli::announce_first_admin(app.store()).await?;
+    // A fresh token each start, so that the demo's URLs can be tried with curl at once.
+    let api_token = accounts::create_token(app.store(), "admin", "system:demo").await?;
+    println!("API 令牌 / API token (admin): {api_token}");
+    println!("  curl -H 'Authorization: Bearer {api_token}' {base}/api/v1/stations");
     println!("pvledger demo: {base}/api/v1/stations  (Ctrl-C 停止 / to stop)");
     println!("  电站 / a station:   {base}/api/v1/stations/PV149901101201-01");
     println!("  发电量 / energy:    {base}/api/v1/stations/PV149901101201-01/energy?interval=day");

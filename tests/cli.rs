@@ -54,16 +54,24 @@ fn wait_exit(child: &mut Child, secs: u64) -> i32 {
 }
 
 /// Reads the child's stdout until a line contains "http://", and returns that address.
-fn wait_for_url(child: &mut Child) -> String {
+/// The demo's base URL and the API token it prints before it.
+fn wait_for_url(child: &mut Child) -> (String, String) {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
+    let mut token = None;
     for line in lines.by_ref() {
         let line = line.unwrap();
+        if let Some(i) = line.find("pvl_") {
+            token = token.or_else(|| line[i..].split_whitespace().next().map(str::to_owned));
+        }
         if let Some(i) = line.find("http://") {
             let url = line[i..].split_whitespace().next().unwrap();
             let base = url.split("/api").next().unwrap().to_owned();
             std::thread::spawn(move || for _ in lines {});
-            return base;
+            return (
+                base,
+                token.expect("the demo prints an API token before its URLs"),
+            );
         }
     }
     panic!("no URL printed");
@@ -194,15 +202,22 @@ async fn the_demo_serves_the_example_county() {
         .unwrap(),
     );
     let child = &mut guard.0;
-    let base = wait_for_url(child);
-
-    let body: serde_json::Value = reqwest::get(format!("{base}/api/v1/stations"))
+    let (base, token) = wait_for_url(child);
+    let client = common::client_with_token(&token);
+    let body: serde_json::Value = client
+        .get(format!("{base}/api/v1/stations"))
+        .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(body["stations"].as_array().unwrap().len(), 11);
+    // Without the token the API refuses.
+    let anonymous = reqwest::get(format!("{base}/api/v1/stations"))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
 
     // Two days of simulated history arrive through MQTT and the real ingest path: yesterday
     // has plausible energy for a 300 kWp station (between nothing and 8 full-sun hours).
@@ -213,7 +228,7 @@ async fn the_demo_serves_the_example_county() {
         "{base}/api/v1/stations/PV149901101201-01/energy?from={yesterday}&to={yesterday}&interval=day"
     );
     let kwh = common::eventually(60, "yesterday's simulated energy", || async {
-        let body: serde_json::Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+        let body: serde_json::Value = client.get(&url).send().await.ok()?.json().await.ok()?;
         body["points"][0]["energy_kwh"]
             .as_f64()
             .filter(|e| *e > 0.0)

@@ -90,14 +90,18 @@ async fn a_message_received_but_not_committed_survives_a_kill(db: TestDb) {
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert_eq!(stored, 1);
     assert_eq!(readings(&db.store).await, 1);
-    let latest: serde_json::Value = reqwest::get(format!(
-        "http://{addr}/api/v1/devices/INV-PV149901101201-01-1/latest"
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let technician =
+        common::client_with_token(&common::role_token(&db.store, "technician", None).await);
+    let latest: serde_json::Value = technician
+        .get(format!(
+            "http://{addr}/api/v1/devices/INV-PV149901101201-01-1/latest"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(latest["energy_total_kwh"], 777.0);
     second.kill().unwrap();
     second.wait().unwrap();

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use crate::auth;
+use crate::auth::Permission;
+use crate::auth::accounts::Caller;
 use crate::ingest::PayloadOutcome;
 use crate::ingest::payload::RejectReason;
 use crate::store::dispatch;
@@ -116,9 +118,11 @@ pub struct Rejections {
 /// Refused input, newest first.
 #[tracing::instrument(skip(state))]
 pub async fn rejections(
+    caller: Caller,
     State(state): State<AppState>,
     Query(q): Query<RejectionQuery>,
 ) -> Result<Json<Rejections>, ApiError> {
+    caller.require(Permission::ViewTelemetry)?;
     if let Some(r) = &q.reason
         && !RejectReason::ALL.iter().any(|x| x.as_str() == r)
     {

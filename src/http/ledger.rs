@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::auth::Permission;
+use crate::auth::accounts::Caller;
 use std::collections::HashMap;
 
 use crate::health::{self, Health};
@@ -60,9 +62,12 @@ pub struct StationDetail {
 
 #[tracing::instrument(skip(state))]
 pub async fn areas(
+    caller: Caller,
     State(state): State<AppState>,
     Query(f): Query<AreaFilter>,
 ) -> Result<Json<Areas>, ApiError> {
+    caller.require(Permission::ViewLedger)?;
+    caller.refuse_village()?;
     let areas = dispatch!(&state.store, ledger::list_areas(f.area.as_deref()))?;
     if let Some(root) = &f.area
         && areas.is_empty()
@@ -74,10 +79,13 @@ pub async fn areas(
 
 #[tracing::instrument(skip(state))]
 pub async fn villages(
+    caller: Caller,
     State(state): State<AppState>,
     Query(f): Query<AreaFilter>,
 ) -> Result<Json<Villages>, ApiError> {
-    let Json(Areas { areas }) = areas(State(state), Query(f)).await?;
+    caller.require(Permission::ViewLedger)?;
+    caller.refuse_village()?;
+    let Json(Areas { areas }) = areas(caller, State(state), Query(f)).await?;
     Ok(Json(Villages {
         villages: areas
             .into_iter()
@@ -88,9 +96,12 @@ pub async fn villages(
 
 #[tracing::instrument(skip(state))]
 pub async fn stations(
+    caller: Caller,
     State(state): State<AppState>,
     Query(f): Query<AreaFilter>,
 ) -> Result<Json<Stations>, ApiError> {
+    caller.require(Permission::ViewLedger)?;
+    caller.refuse_village()?;
     let kind = match f.kind.as_deref() {
         None => None,
         Some(k) => Some(StationKind::parse(k).ok_or_else(|| {
@@ -160,9 +171,12 @@ async fn with_health(
 
 #[tracing::instrument(skip(state))]
 pub async fn station(
+    caller: Caller,
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Json<StationDetail>, ApiError> {
+    caller.require(Permission::ViewLedger)?;
+    caller.refuse_village()?;
     let station = dispatch!(&state.store, ledger::get_station(&code))?
         .ok_or_else(|| ApiError::not_found("station", &code))?;
     let (tariff_history, share_history, devices) =
@@ -186,9 +200,12 @@ pub async fn station(
 
 #[tracing::instrument(skip(state))]
 pub async fn device(
+    caller: Caller,
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Json<Device>, ApiError> {
+    caller.require(Permission::ViewLedger)?;
+    caller.refuse_village()?;
     let device = dispatch!(&state.store, ledger::get_device(&code))?
         .ok_or_else(|| ApiError::not_found("device", &code))?;
     Ok(Json(device))

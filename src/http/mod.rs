@@ -1,5 +1,6 @@
 //! The HTTP service: the JSON API under /api/v1 and the health probes.
 
+mod auth;
 pub mod error;
 mod health;
 mod ingest;

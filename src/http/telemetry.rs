@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::auth::Permission;
+use crate::auth::accounts::Caller;
 use crate::ingest::recompute::day_bounds;
 use crate::ledger::model::{Device, DeviceKind, Station};
 use crate::series::{self, EnergyPoint, Interval, PowerPoint};
@@ -88,10 +90,12 @@ pub struct PowerSeries {
 /// A station's AC power (sum of its inverters); default today, downsampled for long ranges.
 #[tracing::instrument(skip(state))]
 pub async fn power(
+    caller: Caller,
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(r): Query<Range>,
 ) -> Result<Json<PowerSeries>, ApiError> {
+    caller.require(Permission::ViewTelemetry)?;
     let (from, to) = range(&state, &r, 1)?;
     let inverters: Vec<i64> = station_and_devices(&state, &code)
         .await?
@@ -128,10 +132,12 @@ pub struct EnergySeries {
 /// A station's energy per hour, local day or local month; default the last 30 days by day.
 #[tracing::instrument(skip(state))]
 pub async fn energy(
+    caller: Caller,
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(r): Query<Range>,
 ) -> Result<Json<EnergySeries>, ApiError> {
+    caller.require(Permission::ViewTelemetry)?;
     let interval = r.interval.unwrap_or(Interval::Day);
     let (from, to) = range(&state, &r, if interval == Interval::Hour { 1 } else { 30 })?;
     let (station, devices) = station_and_devices(&state, &code).await?;
@@ -201,9 +207,11 @@ pub async fn energy(
 /// The newest reading of a device.
 #[tracing::instrument(skip(state))]
 pub async fn latest(
+    caller: Caller,
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Json<ReadingRow>, ApiError> {
+    caller.require(Permission::ViewTelemetry)?;
     let device = dispatch!(&state.store, ledger::get_device(&code))?
         .ok_or_else(|| ApiError::not_found("device", &code))?;
     let row =

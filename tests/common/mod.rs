@@ -144,9 +144,19 @@ impl TestApp {
         tokio::spawn(app.run());
         TestApp {
             base,
-            client: reqwest::Client::new(),
+            client: client_with_token(&role_token(&db.store, "admin", None).await),
             token,
         }
+    }
+
+    /// A client that calls as a fresh user of `role` (and village, for a village user).
+    pub async fn client_as(
+        &self,
+        store: &Store,
+        role: &str,
+        village: Option<&str>,
+    ) -> reqwest::Client {
+        client_with_token(&role_token(store, role, village).await)
     }
 
     /// GETs a path and returns (status, JSON body).
@@ -182,6 +192,30 @@ impl TestApp {
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
     }
+}
+
+/// A bearer token of a new user with `role` (a village user needs its village).
+pub async fn role_token(store: &Store, role: &str, village: Option<&str>) -> String {
+    let name = unique(&format!("test-{role}"));
+    pvledger::auth::accounts::add_user(store, &name, role, village, "test")
+        .await
+        .unwrap();
+    pvledger::auth::accounts::create_token(store, &name, "test")
+        .await
+        .unwrap()
+}
+
+/// A client that sends `Authorization: Bearer <token>` with every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// The example credential of a gateway (examples/county/gateways.csv).

@@ -1,0 +1,86 @@
+//! The caller of an API request, from its `Authorization: Bearer` token, and the
+//! permission check every route makes. Gateway credentials are not accepted here: they
+//! work for ingest only.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::Permission;
+use crate::auth::accounts::{Caller, caller_by_token};
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                unauthorized("需要登录或 API 令牌 (send Authorization: Bearer <token>)")
+            })?;
+        caller_by_token(&state.store, token)
+            .await?
+            .ok_or_else(|| unauthorized("令牌无效或已撤销 (the token is unknown or revoked)"))
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        code: "unauthorized",
+        message: message.into(),
+    }
+}
+
+impl Caller {
+    /// Refuses with 403 unless the caller's role allows `p`.
+    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+        if self.role.may(p) {
+            Ok(())
+        } else {
+            Err(ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "forbidden",
+                message: format!(
+                    "{}角色无此权限 (role {} may not do this: {p:?})",
+                    self.role.label_zh(),
+                    self.role.as_str()
+                ),
+            })
+        }
+    }
+
+    /// Refuses a village user anything outside its own village.
+    pub fn require_village(&self, village_code: &str) -> Result<(), ApiError> {
+        match &self.village_code {
+            Some(own) if own != village_code => Err(ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "forbidden",
+                message: format!(
+                    "村级用户只能查看本村 {own} (a village user sees its own village only)"
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a village user outright (routes that are not scoped to one village).
+    pub fn refuse_village(&self) -> Result<(), ApiError> {
+        if self.village_code.is_some() {
+            return Err(ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "forbidden",
+                message: "村级用户只能查看本村的数据 (a village user sees its own village only)"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+}
