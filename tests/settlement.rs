@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestDb, example_dir, write_dir};
+use common::{TestApp, TestDb, example_dir, write_dir};
 use pvledger::ledger::import_dir;
 use pvledger::settlement::period::Period;
 use pvledger::settlement::plan::PlanRules;
@@ -308,7 +308,181 @@ async fn a_subsidy_receipt_pays_the_oldest_months_first_and_reaches_villages_whe
     assert_eq!(total, owed_oct);
 }
 
+/// The finance workflow over the API, as roles: a technician may not touch money, finance
+/// runs, reviews and approves, a village committee reads its own approved part only, and
+/// every action is in the audit log under the user's name.
+async fn finance_settles_a_month_over_the_api(db: TestDb) {
+    load_inputs(&db).await;
+    let app = TestApp::spawn(&db).await;
+    let url = |p: &str| format!("{}{p}", app.base);
+    let finance = app.client_as(&db.store, "finance", None).await;
+    let technician = app.client_as(&db.store, "technician", None).await;
+    let village = app
+        .client_as(&db.store, "village", Some("149901101201"))
+        .await;
+    let body = serde_json::json!({"period": "2026-10"});
+
+    let r = technician
+        .post(url("/api/v1/settlements"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = reqwest::Client::new()
+        .post(url("/api/v1/settlements"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = finance
+        .post(url("/api/v1/settlements"))
+        .json(&serde_json::json!({"period": "2026-13"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let err: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2026-13"),
+        "{err}"
+    );
+
+    let r = finance
+        .post(url("/api/v1/settlements"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: serde_json::Value = r.json().await.unwrap();
+    let id = created["settlement"]["id"].as_i64().unwrap();
+    assert_eq!(created["settlement"]["status"], "draft");
+    let line = created["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["station_code"] == VILLAGE_STATION)
+        .unwrap();
+    // 30 000 kWh x 0.3320 = 9 960.00 元 (see a_month_settles_to_the_fen_and_ties).
+    assert_eq!(line["distributable_yuan"], "9960.00");
+
+    // The village may not read a draft, nor another village, nor the whole settlement.
+    let own = format!("/api/v1/settlements/{id}/villages/149901101201");
+    assert_eq!(village.get(url(&own)).send().await.unwrap().status(), 404);
+    for (path, status) in [
+        (format!("/api/v1/settlements/{id}/review"), 200),
+        (format!("/api/v1/settlements/{id}/review"), 409),
+        (format!("/api/v1/settlements/{id}/approve"), 200),
+    ] {
+        let r = finance.post(url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+    }
+    let r = finance
+        .post(url("/api/v1/settlements"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "an approved month cannot be recomputed");
+
+    let part: serde_json::Value = village
+        .get(url(&own))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uses: Vec<(&str, &str)> = part["uses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["use_code"].as_str().unwrap(),
+                u["amount_yuan"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // All of its own station's 9 960.00 (it has no part of the joint station), split
+    // 80/15/5: 7 968.00 / 1 494.00 / 498.00.
+    assert_eq!(
+        uses,
+        [
+            ("jobs", "7968.00"),
+            ("rewards", "498.00"),
+            ("works", "1494.00")
+        ]
+    );
+    let other = format!("/api/v1/settlements/{id}/villages/149901102201");
+    assert_eq!(village.get(url(&other)).send().await.unwrap().status(), 403);
+    let whole = format!("/api/v1/settlements/{id}");
+    assert_eq!(village.get(url(&whole)).send().await.unwrap().status(), 403);
+    assert_eq!(finance.get(url(&whole)).send().await.unwrap().status(), 200);
+
+    // A subsidy receipt over the API pays October's accrued subsidy first.
+    let r = finance
+        .post(url("/api/v1/subsidy/receipts"))
+        .json(&serde_json::json!({"amount": "12.345", "date": "2026-11-20", "reference": "x", "county": "149901"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422, "three decimals are refused");
+    let r = finance
+        .post(url("/api/v1/subsidy/receipts"))
+        .json(&serde_json::json!({"amount": "19440.00", "date": "2026-11-20", "reference": "晋财建〔2026〕88号", "county": "149901"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let receipt: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(receipt["credit"], "0.00");
+
+    let audit: serde_json::Value = finance
+        .get(url("/api/v1/audit?limit=20"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["entries"].as_array().unwrap();
+    for action in [
+        "settlement.compute",
+        "settlement.review",
+        "settlement.approve",
+        "subsidy.receive",
+    ] {
+        let e = entries
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("{action} not audited"));
+        assert!(
+            e["actor"]
+                .as_str()
+                .unwrap()
+                .starts_with("user:test-finance"),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        technician
+            .get(url("/api/v1/audit"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+}
+
 both_backends!(
+    finance_settles_a_month_over_the_api,
     a_subsidy_receipt_pays_the_oldest_months_first_and_reaches_villages_when_it_arrives,
     a_month_settles_to_the_fen_and_ties,
     settlements_move_from_draft_to_approved_and_then_cannot_change,

@@ -58,3 +58,21 @@ pub async fn fallback(uri: axum::http::Uri) -> ApiError {
         message: format!("no such path: {}", uri.path()),
     }
 }
+
+/// A JSON request body whose refusal is an [`ApiError`] like every other error (axum's own
+/// rejection is plain text), naming the field and position at fault.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "请求体无效 (invalid JSON body): {}",
+                e.body_text()
+            ))),
+        }
+    }
+}

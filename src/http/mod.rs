@@ -5,6 +5,7 @@ pub mod error;
 mod health;
 mod ingest;
 mod ledger;
+mod settlement;
 mod telemetry;
 
 use std::sync::Arc;
@@ -52,6 +53,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{code}/latest", get(telemetry::latest))
         .route("/api/v1/ingest", post(ingest::ingest))
         .route("/api/v1/ingest/rejections", get(ingest::rejections))
+        .route(
+            "/api/v1/settlements",
+            get(settlement::list).post(settlement::create),
+        )
+        .route("/api/v1/settlements/{id}", get(settlement::get))
+        .route("/api/v1/settlements/{id}/review", post(settlement::review))
+        .route(
+            "/api/v1/settlements/{id}/approve",
+            post(settlement::approve),
+        )
+        .route(
+            "/api/v1/settlements/{id}/villages/{code}",
+            get(settlement::village),
+        )
+        .route("/api/v1/subsidy/receipts", post(settlement::receive))
+        .route("/api/v1/audit", get(settlement::audit))
         .fallback(error::fallback)
         .with_state(state)
 }

@@ -23,6 +23,7 @@ pub struct SettlementRow {
     pub period: String,
     pub status: String,
     pub income_mode: String,
+    #[serde(serialize_with = "yuan")]
     pub distributable_yuan: Dec,
     pub created_at: Ts,
     pub updated_at: Ts,
@@ -35,12 +36,19 @@ pub struct StationRow {
     pub energy_source: String,
     pub benchmark_price: Dec,
     pub subsidy_price: Dec,
+    #[serde(serialize_with = "yuan")]
     pub benchmark_income_yuan: Dec,
+    #[serde(serialize_with = "yuan")]
     pub subsidy_accrued_yuan: Dec,
+    #[serde(serialize_with = "yuan")]
     pub subsidy_received_yuan: Dec,
+    #[serde(serialize_with = "yuan")]
     pub deductions_yuan: Dec,
+    #[serde(serialize_with = "yuan")]
     pub carried_deficit_yuan: Dec,
+    #[serde(serialize_with = "yuan")]
     pub distributable_yuan: Dec,
+    #[serde(serialize_with = "yuan")]
     pub deficit_out_yuan: Dec,
     pub telemetry_kwh: Option<Dec>,
     pub reconcile_diff_percent: Option<Dec>,
@@ -52,6 +60,7 @@ pub struct VillageRow {
     pub village_code: String,
     pub station_code: String,
     pub share: Dec,
+    #[serde(serialize_with = "yuan")]
     pub amount_yuan: Dec,
 }
 
@@ -60,5 +69,11 @@ pub struct UseRow {
     pub village_code: String,
     pub use_code: String,
     pub percent: Dec,
+    #[serde(serialize_with = "yuan")]
     pub amount_yuan: Dec,
+}
+
+/// Money in JSON: a string with exactly two decimals ("9960.00"), never a float.
+fn yuan<S: serde::Serializer>(d: &Dec, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{:.2}", d.0))
 }

@@ -251,3 +251,13 @@ pub async fn insert_uses(conn: &mut Conn, id: i64, rows: &[UseRow]) -> Result<()
     }
     Ok(())
 }
+
+/// Settlements, newest period first; `county` narrows to one county.
+pub async fn list<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, county: Option<&str>) -> Result<Vec<SettlementRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SETTLEMENT_COLUMNS} FROM settlements WHERE ($1 IS NULL OR county_code = $1) ORDER BY period DESC, county_code"
+    ))
+    .bind(county)
+    .fetch_all(ex)
+    .await
+}
