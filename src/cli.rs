@@ -51,6 +51,11 @@ pub enum Command {
         #[command(subcommand)]
         command: GridCommand,
     },
+    /// Per-station deduction terms, effective-dated (运维费、租金、保险、税费).
+    Deductions {
+        #[command(subcommand)]
+        command: DeductionsCommand,
+    },
     /// Settle a month: each station's income, each village's share, each use (draft).
     Settle {
         /// The month, YYYY-MM.
@@ -156,6 +161,14 @@ pub enum SubsidyCommand {
 #[derive(Debug, Subcommand)]
 pub enum PlanCommand {
     /// Import FILE.csv: village_code, year, jobs, works, rewards [, other] (percent).
+    Import { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeductionsCommand {
+    /// Import FILE.csv: station_code, valid_from [, om_yuan_per_kwp_year | om_percent,
+    /// land_rent_yuan_per_year, insurance_yuan_per_year, vat_rate, vat_refund_share, note];
+    /// an empty cell means the county default.
     Import { file: PathBuf },
 }
 
@@ -278,6 +291,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 Ok(r) => {
                     println!(
                         "上网电量结算单 / grid statements: {} new, {} changed, {} unchanged",
+                        r.new, r.changed, r.unchanged
+                    );
+                    Ok(0)
+                }
+                Err(crate::settlement::grid::FileImportError::Invalid(errors)) => {
+                    print_refused(&errors);
+                    Ok(EXIT_BAD_INPUT)
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
+        Command::Deductions {
+            command: DeductionsCommand::Import { file },
+        } => {
+            let (store, _) = Store::open(&config.database, &config.storage).await?;
+            let result =
+                crate::settlement::terms::import_file(&store, &file, &audit::cli_actor()).await;
+            store.close().await;
+            return match result {
+                Ok(r) => {
+                    println!(
+                        "扣除条款 / deduction terms: {} new, {} changed, {} unchanged",
                         r.new, r.changed, r.unchanged
                     );
                     Ok(0)

@@ -52,6 +52,9 @@ pub struct SettlementConfig {
     pub vat_refund_share: String,
     #[serde(deserialize_with = "decimal_text")]
     pub reconcile_threshold_percent: String,
+    /// How many months back a settlement looks for reviewed or approved months whose
+    /// inputs changed since (their corrections become adjustment lines).
+    pub adjustment_lookback_months: u32,
 }
 
 impl SettlementConfig {

@@ -9,7 +9,7 @@ use pvledger::ledger::import_dir;
 use pvledger::settlement::period::Period;
 use pvledger::settlement::plan::PlanRules;
 use pvledger::settlement::run::{self, SettleError};
-use pvledger::settlement::{export, grid, plans, subsidy};
+use pvledger::settlement::{export, grid, plans, subsidy, terms};
 use rust_decimal::Decimal;
 
 const VILLAGE_STATION: &str = "PV149901101201-01";
@@ -481,7 +481,124 @@ async fn finance_settles_a_month_over_the_api(db: TestDb) {
     );
 }
 
+/// Statements of `period` as in [`load_inputs`], with `village_kwh` for the village station.
+async fn statements(db: &TestDb, name: &str, period: &str, village_kwh: &str) {
+    let ledger = db.store.load_ledger().await.unwrap();
+    let mut csv = String::from("station_code,period,export_kwh\n");
+    for s in &ledger.stations {
+        let kwh = match s.code.as_str() {
+            VILLAGE_STATION => village_kwh,
+            JOINT => "500000",
+            _ => "10000",
+        };
+        csv.push_str(&format!("{},{period},{kwh}\n", s.code));
+    }
+    let dir = write_dir(db.dir(), name, &[("grid.csv", csv.as_bytes())]);
+    grid::import_file(&db.store, &dir.join("grid.csv"), "finance")
+        .await
+        .unwrap();
+}
+
+/// October is approved; its grid statement is corrected afterwards (30 000 -> 31 000 kWh).
+/// November carries the difference, 1 000 x 0.3320 = 332.00 元, as an adjustment line
+/// naming October; recomputing November's draft does not double it; once November is
+/// approved, December carries nothing more. November also applies the village station's
+/// own land rent (12 000 元/year from 2026-11-01 = 1 000.00 a month), which October does not.
+async fn a_correction_of_an_approved_month_is_carried_once_in_the_next(db: TestDb) {
+    load_inputs(&db).await;
+    let settle = |p: Period| run::settle(&db.store, &db.config.settlement, None, p, "finance");
+    let (oct, _) = settle(Period::new(2026, 10).unwrap()).await.unwrap();
+    run::advance(&db.store, oct.id, "review", "a")
+        .await
+        .unwrap();
+    run::advance(&db.store, oct.id, "approve", "b")
+        .await
+        .unwrap();
+
+    statements(&db, "late", "2026-10", "31000").await;
+    statements(&db, "nov", "2026-11", "10000").await;
+    let terms = "电站编码,生效日期,土地租金(元/年)\nPV149901101201-01,2026-11-01,12000\n";
+    let dir = write_dir(db.dir(), "terms", &[("terms.csv", terms.as_bytes())]);
+    let report = terms::import_file(&db.store, &dir.join("terms.csv"), "finance")
+        .await
+        .unwrap();
+    assert_eq!(report.new, 1);
+
+    let nov = Period::new(2026, 11).unwrap();
+    settle(nov).await.unwrap();
+    let (row, c) = settle(nov).await.unwrap(); // a recomputed draft replaces the first
+    let lines = export::load(&db.store, row.id).await.unwrap();
+    assert_eq!(lines.adjustments.len(), 1, "{:#?}", lines.adjustments);
+    let a = &lines.adjustments[0];
+    assert_eq!(
+        (a.original_settlement_id, a.original_period.as_str()),
+        (oct.id, "2026-10")
+    );
+    assert_eq!(
+        (a.station_code.as_str(), a.village_code.as_str()),
+        (VILLAGE_STATION, "149901101201")
+    );
+    assert_eq!(a.amount_yuan.0, Decimal::new(33_200, 2));
+    assert!(
+        a.reason.contains("30000 kWh (grid) → 31000 kWh (grid)"),
+        "{}",
+        a.reason
+    );
+    assert_eq!(row.adjustments_yuan.0, Decimal::new(33_200, 2));
+    let vs = c
+        .stations
+        .iter()
+        .find(|s| s.station_code == VILLAGE_STATION)
+        .unwrap();
+    // 10 000 x 0.3320 = 3 320.00 less the rent 1 000.00.
+    assert_eq!(vs.deductions_fen, 100_000);
+    assert_eq!(vs.distributable_fen, 232_000);
+    // The village's uses this month: 2 320.00 + 332.00 = 2 652.00, 80/15/5.
+    let uses: Vec<i64> = lines
+        .uses
+        .iter()
+        .filter(|u| u.village_code == "149901101201")
+        .map(|u| pvledger::settlement::money::to_fen(u.amount_yuan.0).unwrap())
+        .collect();
+    assert_eq!(uses.iter().sum::<i64>(), 265_200);
+    let all: i64 = c.uses.iter().map(|u| u.amount_fen).sum();
+    assert_eq!(all, c.distributable_fen + c.adjustments_fen, "uses tie");
+    // The exported CSV names the original.
+    let files = export::render(&row, &lines);
+    let csv = String::from_utf8(files[3].1.clone()).unwrap();
+    assert!(
+        csv.contains(&format!(
+            "2026-11,{},2026-10,{VILLAGE_STATION},149901101201,",
+            oct.id
+        )),
+        "{csv}"
+    );
+
+    run::advance(&db.store, row.id, "review", "a")
+        .await
+        .unwrap();
+    run::advance(&db.store, row.id, "approve", "b")
+        .await
+        .unwrap();
+    statements(&db, "dec", "2026-12", "10000").await;
+    let (dec, c) = settle(Period::new(2026, 12).unwrap()).await.unwrap();
+    assert_eq!(
+        c.adjustments_fen, 0,
+        "October's correction was carried once"
+    );
+    assert!(
+        export::load(&db.store, dec.id)
+            .await
+            .unwrap()
+            .adjustments
+            .is_empty()
+    );
+    let audit = db.store.audit_recent(20).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "deductions.import"));
+}
+
 both_backends!(
+    a_correction_of_an_approved_month_is_carried_once_in_the_next,
     finance_settles_a_month_over_the_api,
     a_subsidy_receipt_pays_the_oldest_months_first_and_reaches_villages_when_it_arrives,
     a_month_settles_to_the_fen_and_ties,

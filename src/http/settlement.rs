@@ -15,7 +15,9 @@ use crate::auth::accounts::Caller;
 use crate::settlement::export::{self, Lines};
 use crate::settlement::period::Period;
 use crate::settlement::run::{self, SettleError};
-use crate::settlement::store_types::{SettlementRow, StationRow, UseRow, VillageRow};
+use crate::settlement::store_types::{
+    AdjustmentRow, SettlementRow, StationRow, UseRow, VillageRow,
+};
 use crate::settlement::subsidy::{self, ReceiptError, ReceiptOutcome};
 use crate::store::dispatch;
 
@@ -58,6 +60,7 @@ pub struct SettlementDetail {
     pub stations: Vec<StationRow>,
     pub villages: Vec<VillageRow>,
     pub uses: Vec<UseRow>,
+    pub adjustments: Vec<AdjustmentRow>,
 }
 
 /// POST /api/v1/settlements: computes (or recomputes) the month's draft.
@@ -91,6 +94,7 @@ fn detail(settlement: SettlementRow, l: Lines) -> SettlementDetail {
         stations: l.stations,
         villages: l.villages,
         uses: l.uses,
+        adjustments: l.adjustments,
     }
 }
 
@@ -142,6 +146,8 @@ pub struct VillagePart {
     pub village_code: String,
     pub stations: Vec<VillageRow>,
     pub uses: Vec<UseRow>,
+    /// Corrections of earlier months for this village, included in `uses`.
+    pub adjustments: Vec<AdjustmentRow>,
 }
 
 /// GET /api/v1/settlements/{id}/villages/{code}: a village user may read its own village's
@@ -157,6 +163,7 @@ pub async fn village(
         village_code: code,
         stations: lines.villages,
         uses: lines.uses,
+        adjustments: lines.adjustments,
     }))
 }
 
@@ -176,7 +183,8 @@ pub(super) async fn village_lines(
     let mut lines = export::load(&state.store, id).await?;
     lines.villages.retain(|v| v.village_code == code);
     lines.uses.retain(|u| u.village_code == code);
-    if lines.villages.is_empty() {
+    lines.adjustments.retain(|a| a.village_code == code);
+    if lines.villages.is_empty() && lines.adjustments.is_empty() {
         return Err(ApiError::not_found(
             &format!("settlement {id}: village"),
             code,

@@ -67,6 +67,26 @@ pub async fn settle(
         super::money::format_fen(computed.distributable_fen),
         super::capital::capital_from_fen(computed.distributable_fen)
     );
+    if computed.adjustments_fen != 0 {
+        let lines = super::export::load(store, row.id).await?;
+        println!("往期调整 / adjustments of earlier months:");
+        for a in &lines.adjustments {
+            println!(
+                "  {} #{} {} {} {:>12} 元  {}",
+                a.original_period,
+                a.original_settlement_id,
+                a.station_code,
+                a.village_code,
+                format!("{:.2}", a.amount_yuan.0),
+                a.reason
+            );
+        }
+        println!(
+            "调整合计 / adjustments total: {} 元; 本期发放 / paid to villages this month: {} 元",
+            super::money::format_fen(computed.adjustments_fen),
+            super::money::format_fen(computed.distributable_fen + computed.adjustments_fen)
+        );
+    }
     if let Some(dir) = export {
         let lines = super::export::load(store, row.id).await?;
         for path in super::export::write(dir, &row, &lines)? {

@@ -14,6 +14,7 @@ use super::monthly::{MonthlyInput, settle_month};
 use super::period::Period;
 use super::plan::{Use, ValidPlan, split_by_plan};
 use super::split::allocate;
+use super::terms::{OmCharge, Terms};
 
 /// Where a station's energy figure comes from, by precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,6 +26,19 @@ pub enum EnergySource {
     Meter,
     /// The sum of its inverters (an estimate).
     Inverters,
+}
+
+impl Rules {
+    /// The county's default deduction terms.
+    pub fn default_terms(&self) -> Terms {
+        Terms {
+            om: OmCharge::PerKwpYear(self.om_yuan_per_kwp_year),
+            land_rent_yuan_per_year: self.land_rent_yuan_per_year,
+            insurance_yuan_per_year: self.insurance_yuan_per_year,
+            vat_rate: self.vat_rate,
+            vat_refund_share: self.vat_refund_share,
+        }
+    }
 }
 
 impl EnergySource {
@@ -51,9 +65,12 @@ pub struct StationInput {
     pub shares: Vec<(String, Decimal)>,
     pub deficit_in_fen: i64,
     pub subsidy_received_fen: i64,
+    /// The deduction terms in force on the first day of the month.
+    pub terms: Terms,
 }
 
-/// County rules for the month (all configuration).
+/// County rules for the month (all configuration). The deduction figures are the county's
+/// defaults; a station's own terms ([`super::terms`]) override them.
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub mode: IncomeMode,
@@ -115,15 +132,20 @@ pub struct Computed {
     pub villages: Vec<VillageLine>,
     pub uses: Vec<UseLine>,
     pub distributable_fen: i64,
+    /// Corrections of earlier months included in the uses (fen, either sign).
+    pub adjustments_fen: i64,
 }
 
-/// Settles `stations` for `period`. Every problem (no tariff, no energy, no shares, a
-/// village without a valid use plan) is reported together; nothing is computed then.
+/// Settles `stations` for `period`. `adjustments` are corrections of earlier months per
+/// village (fen, either sign), added to the village's money before it is split by use.
+/// Every problem (no tariff, no energy, no shares, a village without a valid use plan) is
+/// reported together; nothing is computed then.
 pub fn settle(
     period: Period,
     stations: &[StationInput],
     plans: &HashMap<String, ValidPlan>,
     rules: &Rules,
+    adjustments: &BTreeMap<String, i64>,
 ) -> Result<Computed, Vec<String>> {
     let mut problems = Vec::new();
     let mut lines = Vec::new();
@@ -160,10 +182,21 @@ pub fn settle(
         let income_fen = income_estimate.as_ref().map_or(0, |i| i.income_fen);
         let deductions = (|| -> Result<Deductions, super::monthly::MonthlyError> {
             Ok(Deductions {
-                om_fen: deductions::om_from_rate_fen(rules.om_yuan_per_kwp_year, s.dc_kwp)?,
-                land_rent_fen: deductions::monthly_from_yearly_fen(rules.land_rent_yuan_per_year)?,
-                insurance_fen: deductions::monthly_from_yearly_fen(rules.insurance_yuan_per_year)?,
-                vat_fen: deductions::vat_fen(income_fen, rules.vat_rate, rules.vat_refund_share)?,
+                om_fen: match s.terms.om {
+                    OmCharge::PerKwpYear(rate) => deductions::om_from_rate_fen(rate, s.dc_kwp)?,
+                    OmCharge::PercentOfIncome(p) => deductions::percent_of_fen(income_fen, p)?,
+                },
+                land_rent_fen: deductions::monthly_from_yearly_fen(
+                    s.terms.land_rent_yuan_per_year,
+                )?,
+                insurance_fen: deductions::monthly_from_yearly_fen(
+                    s.terms.insurance_yuan_per_year,
+                )?,
+                vat_fen: deductions::vat_fen(
+                    income_fen,
+                    s.terms.vat_rate,
+                    s.terms.vat_refund_share,
+                )?,
                 other_fen: 0,
             })
         })();
@@ -229,6 +262,9 @@ pub fn settle(
     for v in &villages {
         *per_village.entry(v.village_code.as_str()).or_default() += v.amount_fen;
     }
+    for (village, fen) in adjustments {
+        *per_village.entry(village.as_str()).or_default() += fen;
+    }
     let mut uses = Vec::new();
     for (village, amount) in &per_village {
         let Some(plan) = plans.get(*village) else {
@@ -261,6 +297,7 @@ pub fn settle(
         villages,
         uses,
         distributable_fen,
+        adjustments_fen: adjustments.values().sum(),
     })
 }
 
@@ -317,6 +354,7 @@ mod tests {
             ],
             deficit_in_fen: 0,
             subsidy_received_fen: 0,
+            terms: rules().default_terms(),
         }
     }
 
@@ -334,7 +372,14 @@ mod tests {
             ("V3".into(), plan("100", "0", "0")),
         ]
         .into();
-        let c = settle(Period::new(2026, 10).unwrap(), &[joint()], &plans, &rules()).unwrap();
+        let c = settle(
+            Period::new(2026, 10).unwrap(),
+            &[joint()],
+            &plans,
+            &rules(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         let s = &c.stations[0];
         assert_eq!(
             (s.benchmark_income_fen, s.subsidy_accrued_fen),
@@ -367,6 +412,55 @@ mod tests {
     }
 
     #[test]
+    fn a_station_with_om_as_a_percentage_of_income_pays_that_percentage() {
+        // Accrued income 32688.19 (see above); O&M 8 % = 2615.0552 -> 2615.06; insurance
+        // 100.00 (county default); distributable 32688.19 - 2715.06 = 29973.13.
+        let mut s = joint();
+        s.terms.om = OmCharge::PercentOfIncome(d("8"));
+        let plans: HashMap<String, ValidPlan> = ["V1", "V2", "V3"]
+            .map(|v| (v.to_owned(), plan("80", "20", "0")))
+            .into();
+        let c = settle(
+            Period::new(2026, 10).unwrap(),
+            &[s],
+            &plans,
+            &rules(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(c.stations[0].deductions_fen, 271_506);
+        assert_eq!(c.stations[0].distributable_fen, 2_997_313);
+    }
+
+    #[test]
+    fn adjustments_reach_the_villages_uses_and_tie() {
+        let plans: HashMap<String, ValidPlan> = ["V1", "V2", "V3"]
+            .map(|v| (v.to_owned(), plan("80", "20", "0")))
+            .into();
+        // V1 is owed 100.01 more for an earlier month, V2 was paid 50.00 too much.
+        let adjustments: BTreeMap<String, i64> =
+            [("V1".to_owned(), 10_001), ("V2".to_owned(), -5_000)].into();
+        let c = settle(
+            Period::new(2026, 10).unwrap(),
+            &[joint()],
+            &plans,
+            &rules(),
+            &adjustments,
+        )
+        .unwrap();
+        assert_eq!(c.adjustments_fen, 5_001);
+        let v1: i64 = c
+            .uses
+            .iter()
+            .filter(|u| u.village_code == "V1")
+            .map(|u| u.amount_fen)
+            .sum();
+        assert_eq!(v1, 1_061_485 + 10_001);
+        let total: i64 = c.uses.iter().map(|u| u.amount_fen).sum();
+        assert_eq!(total, c.distributable_fen + c.adjustments_fen);
+    }
+
+    #[test]
     fn a_bad_month_carries_its_deficit_and_pays_nothing() {
         let mut s = joint();
         s.grid_kwh = Some(d("1000")); // income 850.00 < deductions 850.00 + 100.00 carried
@@ -377,7 +471,14 @@ mod tests {
             ("V3".into(), plan("80", "20", "0")),
         ]
         .into();
-        let c = settle(Period::new(2026, 1).unwrap(), &[s], &plans, &rules()).unwrap();
+        let c = settle(
+            Period::new(2026, 1).unwrap(),
+            &[s],
+            &plans,
+            &rules(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         assert_eq!(c.stations[0].distributable_fen, 0);
         assert_eq!(c.stations[0].deficit_out_fen, 10_000);
         assert!(c.villages.iter().all(|v| v.amount_fen == 0));
@@ -397,6 +498,7 @@ mod tests {
             &[no_tariff, no_energy, joint()],
             &HashMap::new(),
             &rules(),
+            &BTreeMap::new(),
         )
         .unwrap_err();
         assert_eq!(problems.len(), 2 + 3, "{problems:#?}");
@@ -418,12 +520,26 @@ mod tests {
             ("V3".into(), plan("80", "20", "0")),
         ]
         .into();
-        let c = settle(Period::new(2026, 10).unwrap(), &[s], &plans, &rules()).unwrap();
+        let c = settle(
+            Period::new(2026, 10).unwrap(),
+            &[s],
+            &plans,
+            &rules(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         assert_eq!(c.stations[0].energy_source, EnergySource::Meter);
         assert!(c.stations[0].estimate);
         let mut s = joint();
         s.meter_kwh = Some(d("30000"));
-        let c = settle(Period::new(2026, 10).unwrap(), &[s], &plans, &rules()).unwrap();
+        let c = settle(
+            Period::new(2026, 10).unwrap(),
+            &[s],
+            &plans,
+            &rules(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         assert!(c.stations[0].reconcile_flag, "-21.99 % is beyond 3 %");
     }
 }

@@ -1,10 +1,10 @@
 //! A settlement's CSV files (the contract in the settlement issue), UTF-8 with a BOM so
 //! that Excel shows the Chinese text: settlement_stations.csv, settlement_villages.csv,
-//! settlement_uses.csv.
+//! settlement_uses.csv, and settlement_adjustments.csv (corrections of earlier months).
 
 use std::path::Path;
 
-use super::store_types::{SettlementRow, StationRow, UseRow, VillageRow};
+use super::store_types::{AdjustmentRow, SettlementRow, StationRow, UseRow, VillageRow};
 use crate::store::{Store, dispatch_tx};
 
 /// The stored lines of a settlement.
@@ -12,6 +12,8 @@ pub struct Lines {
     pub stations: Vec<StationRow>,
     pub villages: Vec<VillageRow>,
     pub uses: Vec<UseRow>,
+    /// Corrections of earlier months carried by this settlement.
+    pub adjustments: Vec<AdjustmentRow>,
 }
 
 pub async fn load(store: &Store, id: i64) -> Result<Lines, sqlx::Error> {
@@ -20,6 +22,7 @@ pub async fn load(store: &Store, id: i64) -> Result<Lines, sqlx::Error> {
         stations: dispatch_tx!(&mut tx, settle::stations_of(id))?,
         villages: dispatch_tx!(&mut tx, settle::villages_of(id))?,
         uses: dispatch_tx!(&mut tx, settle::uses_of(id))?,
+        adjustments: dispatch_tx!(&mut tx, settle::adjustments_of(id))?,
     })
 }
 
@@ -65,6 +68,17 @@ pub fn render(s: &SettlementRow, l: &Lines) -> Vec<(&'static str, Vec<u8>)> {
             yuan(&r.amount_yuan),
         ]
     });
+    let adjustments = l.adjustments.iter().map(|r| {
+        vec![
+            p.clone(),
+            r.original_settlement_id.to_string(),
+            r.original_period.clone(),
+            r.station_code.clone(),
+            r.village_code.clone(),
+            r.reason.clone(),
+            yuan(&r.amount_yuan),
+        ]
+    });
     vec![
         (
             "settlement_stations.csv",
@@ -100,10 +114,25 @@ pub fn render(s: &SettlementRow, l: &Lines) -> Vec<(&'static str, Vec<u8>)> {
                 uses,
             ),
         ),
+        (
+            "settlement_adjustments.csv",
+            csv_bytes(
+                &[
+                    "period",
+                    "original_settlement_id",
+                    "original_period",
+                    "station_code",
+                    "village_code",
+                    "reason",
+                    "amount",
+                ],
+                adjustments,
+            ),
+        ),
     ]
 }
 
-/// Writes the three files into `dir`.
+/// Writes the files into `dir`.
 pub fn write(dir: &Path, s: &SettlementRow, l: &Lines) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
     render(s, l)

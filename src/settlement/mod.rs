@@ -22,6 +22,7 @@
 //! refund, O&M rates) are parameters, never constants. Error messages are Chinese first,
 //! then English in parentheses.
 
+pub mod adjust;
 pub mod capital;
 pub mod cli;
 pub mod compute;
@@ -39,6 +40,7 @@ pub mod run;
 pub mod split;
 pub mod store_types;
 pub mod subsidy;
+pub mod terms;
 
 use thiserror::Error;
 

@@ -25,6 +25,9 @@ pub struct SettlementRow {
     pub income_mode: String,
     #[serde(serialize_with = "yuan")]
     pub distributable_yuan: Dec,
+    /// Corrections of earlier months carried in this one (see [`AdjustmentRow`]).
+    #[serde(serialize_with = "yuan")]
+    pub adjustments_yuan: Dec,
     pub created_at: Ts,
     pub updated_at: Ts,
 }
@@ -69,6 +72,18 @@ pub struct UseRow {
     pub village_code: String,
     pub use_code: String,
     pub percent: Dec,
+    #[serde(serialize_with = "yuan")]
+    pub amount_yuan: Dec,
+}
+
+/// A correction of a reviewed or approved month, carried in a later settlement.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AdjustmentRow {
+    pub original_settlement_id: i64,
+    pub original_period: String,
+    pub station_code: String,
+    pub village_code: String,
+    pub reason: String,
     #[serde(serialize_with = "yuan")]
     pub amount_yuan: Dec,
 }

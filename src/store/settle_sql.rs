@@ -1,6 +1,8 @@
 // Use plan and settlement queries shared by both backends; compiled twice like ledger_sql.rs.
 
-use crate::settlement::store_types::{PlanRow, SettlementRow, StationRow, UseRow, VillageRow};
+use crate::settlement::store_types::{
+    AdjustmentRow, PlanRow, SettlementRow, StationRow, UseRow, VillageRow,
+};
 use crate::store::{Dec, Ts};
 
 /// A connection (or transaction) of this backend.
@@ -36,7 +38,7 @@ pub async fn upsert_plan(conn: &mut Conn, p: &PlanRow) -> Result<(), sqlx::Error
     .map(drop)
 }
 
-const SETTLEMENT_COLUMNS: &str = "id, county_code, period, status, income_mode, distributable_yuan, created_at, updated_at";
+const SETTLEMENT_COLUMNS: &str = "id, county_code, period, status, income_mode, distributable_yuan, adjustments_yuan, created_at, updated_at";
 
 pub async fn find(conn: &mut Conn, county: &str, period: &str) -> Result<Option<SettlementRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {SETTLEMENT_COLUMNS} FROM settlements WHERE county_code = $1 AND period = $2"))
@@ -54,7 +56,7 @@ pub async fn get<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, id: i64) -> Re
 }
 
 pub async fn delete(conn: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
-    for table in ["settlement_uses", "settlement_villages", "settlement_stations", "settlements"] {
+    for table in ["settlement_adjustments", "settlement_uses", "settlement_villages", "settlement_stations", "settlements"] {
         let column = if table == "settlements" { "id" } else { "settlement_id" };
         sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1")).bind(id).execute(&mut *conn).await?;
     }
@@ -63,8 +65,8 @@ pub async fn delete(conn: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
 
 pub async fn insert(conn: &mut Conn, s: &SettlementRow) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO settlements (county_code, period, status, income_mode, distributable_yuan, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO settlements (county_code, period, status, income_mode, distributable_yuan, created_at, updated_at, adjustments_yuan)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(&s.county_code)
     .bind(&s.period)
@@ -73,6 +75,7 @@ pub async fn insert(conn: &mut Conn, s: &SettlementRow) -> Result<i64, sqlx::Err
     .bind(s.distributable_yuan)
     .bind(s.created_at)
     .bind(s.updated_at)
+    .bind(s.adjustments_yuan)
     .fetch_one(conn)
     .await
 }
@@ -260,4 +263,96 @@ pub async fn list<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, county: Optio
     .bind(county)
     .fetch_all(ex)
     .await
+}
+
+/// Every station's deduction terms, by station and date.
+pub async fn all_terms(conn: &mut Conn) -> Result<Vec<crate::settlement::terms::StationTermsRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT station_code, valid_from, om_yuan_per_kwp_year, om_percent, land_rent_yuan_per_year,
+                insurance_yuan_per_year, vat_rate, vat_refund_share, note
+         FROM station_deductions ORDER BY station_code, valid_from",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn upsert_terms(conn: &mut Conn, r: &crate::settlement::terms::StationTermsRow, at: Ts) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO station_deductions (station_code, valid_from, om_yuan_per_kwp_year, om_percent,
+             land_rent_yuan_per_year, insurance_yuan_per_year, vat_rate, vat_refund_share, note, imported_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (station_code, valid_from) DO UPDATE SET
+             om_yuan_per_kwp_year = excluded.om_yuan_per_kwp_year, om_percent = excluded.om_percent,
+             land_rent_yuan_per_year = excluded.land_rent_yuan_per_year,
+             insurance_yuan_per_year = excluded.insurance_yuan_per_year, vat_rate = excluded.vat_rate,
+             vat_refund_share = excluded.vat_refund_share, note = excluded.note, imported_at = excluded.imported_at",
+    )
+    .bind(&r.station_code)
+    .bind(r.valid_from)
+    .bind(r.om_yuan_per_kwp_year)
+    .bind(r.om_percent)
+    .bind(r.land_rent_yuan_per_year)
+    .bind(r.insurance_yuan_per_year)
+    .bind(r.vat_rate)
+    .bind(r.vat_refund_share)
+    .bind(&r.note)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Reviewed and approved settlements of `county` before `period`, oldest first.
+pub async fn locked_before(conn: &mut Conn, county: &str, period: &str, oldest: &str) -> Result<Vec<SettlementRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SETTLEMENT_COLUMNS} FROM settlements
+         WHERE county_code = $1 AND period < $2 AND period >= $3 AND status <> 'draft' ORDER BY period"
+    ))
+    .bind(county)
+    .bind(period)
+    .bind(oldest)
+    .fetch_all(conn)
+    .await
+}
+
+/// Adjustment lines already carried by reviewed or approved settlements of `county`.
+pub async fn locked_adjustments(conn: &mut Conn, county: &str) -> Result<Vec<AdjustmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.original_settlement_id, a.original_period, a.station_code, a.village_code, a.reason, a.amount_yuan
+         FROM settlement_adjustments a JOIN settlements t ON t.id = a.settlement_id
+         WHERE t.county_code = $1 AND t.status <> 'draft'",
+    )
+    .bind(county)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn adjustments_of(conn: &mut Conn, id: i64) -> Result<Vec<AdjustmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT original_settlement_id, original_period, station_code, village_code, reason, amount_yuan
+         FROM settlement_adjustments WHERE settlement_id = $1
+         ORDER BY original_period, station_code, village_code",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn insert_adjustments(conn: &mut Conn, id: i64, rows: &[AdjustmentRow]) -> Result<(), sqlx::Error> {
+    for r in rows {
+        sqlx::query(
+            "INSERT INTO settlement_adjustments (settlement_id, original_settlement_id, original_period,
+                 station_code, village_code, reason, amount_yuan) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(r.original_settlement_id)
+        .bind(&r.original_period)
+        .bind(&r.station_code)
+        .bind(&r.village_code)
+        .bind(&r.reason)
+        .bind(r.amount_yuan)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
