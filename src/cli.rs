@@ -90,6 +90,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ModbusCommand,
     },
+    /// A consistent copy of the database while the service runs (SQLite: VACUUM INTO;
+    /// PostgreSQL: pg_dump --format=custom).
+    Backup { file: PathBuf },
     /// People who use the pages and the API (用户).
     User {
         #[command(subcommand)]
@@ -328,6 +331,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Modbus {
             command: ModbusCommand::Probe(args),
         } => return Ok(crate::modbus::probe::run(args).await),
+        Command::Backup { file } => {
+            let (store, _) = Store::open(&config.database, &config.storage).await?;
+            let result = crate::backup::backup(&store, &config.database.url, &file).await;
+            store.close().await;
+            return match result {
+                Ok(bytes) => {
+                    println!(
+                        "备份完成 / backup written: {} ({bytes} bytes)",
+                        file.display()
+                    );
+                    Ok(0)
+                }
+                Err(
+                    e @ (crate::backup::BackupError::Exists(_)
+                    | crate::backup::BackupError::NoDirectory(_)),
+                ) => {
+                    eprintln!("{e}");
+                    Ok(EXIT_BAD_INPUT)
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
         Command::User {
             command:
                 UserCommand::Add {

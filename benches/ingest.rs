@@ -1,0 +1,345 @@
+//! End-to-end ingest benchmark (issue 7): readings per second from MQTT publish to committed
+//! rows, against the database's raw bulk-load rate for the same rows measured in the same
+//! run (COPY on PostgreSQL; one multi-row INSERT transaction on SQLite), so that the ratio
+//! means the same on any machine. Run with `cargo bench --bench ingest`; needs Mosquitto on
+//! 127.0.0.1:1883 and (for the PostgreSQL rows) the local PostgreSQL server.
+//!
+//! The province is synthetic: 2,000 stations with one gateway and 10 inverters each
+//! (20,000 devices). Each gateway publishes one payload v1 per minute of simulated time
+//! holding its 10 readings; `PVLEDGER_BENCH_MINUTES` minutes (default 10: 200,000 readings).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use pvledger::app::Application;
+use pvledger::config::Config;
+use pvledger::store::Store;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+const STATIONS: usize = 2_000;
+const INVERTERS: usize = 10;
+const COUNTY: &str = "149800";
+
+fn village(i: usize) -> String {
+    format!("{COUNTY}{:03}{:03}", 100 + i / 100, 200 + i % 100)
+}
+
+fn write_ledger(dir: &Path) {
+    let mut villages = String::from("code,name,level,parent_code,poor_village_code,status\n");
+    writeln!(villages, "{COUNTY},基准县,county,,,").unwrap();
+    for t in 0..STATIONS / 100 {
+        writeln!(
+            villages,
+            "{COUNTY}{:03},乡镇{t},township,{COUNTY},,",
+            100 + t
+        )
+        .unwrap();
+    }
+    let mut stations = String::from("code,name,kind,area_code,dc_capacity_kwp\n");
+    let mut gateways = String::from("code,name,area_code,credential_hash\n");
+    let mut devices =
+        String::from("code,station_code,kind,rated_ac_kw,dc_kwp,protocol,gateway_code\n");
+    // One hash for all: argon2 is slow on purpose, and the benchmark measures ingest.
+    let hash = pvledger::auth::hash_secret("bench");
+    for s in 0..STATIONS {
+        let v = village(s);
+        writeln!(
+            villages,
+            "{v},村{s},village,{COUNTY}{:03},PV{v},poor",
+            100 + s / 100
+        )
+        .unwrap();
+        writeln!(stations, "PV-{s:05},站{s},village,{v},300").unwrap();
+        writeln!(gateways, "GW-{s:05},网关{s},{v},{hash}").unwrap();
+        for i in 0..INVERTERS {
+            writeln!(
+                devices,
+                "INV-{s:05}-{i},PV-{s:05},inverter,30,30,mqtt,GW-{s:05}"
+            )
+            .unwrap();
+        }
+    }
+    for (name, text) in [
+        ("villages.csv", villages),
+        ("stations.csv", stations),
+        ("gateways.csv", gateways),
+        ("devices.csv", devices),
+    ] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+/// The payloads: per minute, per gateway, 10 readings with rising counters.
+fn payloads(minutes: usize) -> Vec<(String, String)> {
+    let t0 = Utc.with_ymd_and_hms(2026, 6, 1, 2, 0, 0).unwrap();
+    let mut out = Vec::with_capacity(minutes * STATIONS);
+    for m in 0..minutes {
+        let ts = t0 + chrono::Duration::minutes(m as i64);
+        for s in 0..STATIONS {
+            let readings: Vec<serde_json::Value> = (0..INVERTERS)
+                .map(|i| {
+                    serde_json::json!({
+                        "device": format!("INV-{s:05}-{i}"),
+                        "ts": ts.to_rfc3339(),
+                        "ac_power_w": 20_000.0 + i as f64,
+                        "energy_total_kwh": 10_000.0 + m as f64 * 0.33,
+                        "status": "producing",
+                    })
+                })
+                .collect();
+            let body = serde_json::json!({"gateway": format!("GW-{s:05}"), "readings": readings});
+            out.push((format!("GW-{s:05}"), body.to_string()));
+        }
+    }
+    out
+}
+
+async fn count(store: &Store, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    match store {
+        Store::Sqlite(p) => sqlx::query_scalar(&sql).fetch_one(p).await.unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar(&sql).fetch_one(p).await.unwrap(),
+    }
+}
+
+/// Publishes everything with QoS 1 over `clients` connections; returns when all are acked.
+async fn publish(prefix: &str, messages: Vec<(String, String)>, clients: usize) {
+    let mut tasks = Vec::new();
+    let mut chunks: Vec<Vec<(String, String)>> = vec![Vec::new(); clients];
+    for (i, m) in messages.into_iter().enumerate() {
+        chunks[i % clients].push(m);
+    }
+    for (n, chunk) in chunks.into_iter().enumerate() {
+        let prefix = prefix.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut opts = MqttOptions::new(format!("{prefix}-pub-{n}"), "127.0.0.1", 1883);
+            opts.set_max_packet_size(1 << 20, 1 << 20);
+            opts.set_inflight(200);
+            let (client, mut events) = AsyncClient::new(opts, 1_000);
+            let total = chunk.len();
+            tokio::spawn(async move {
+                for (gateway, body) in chunk {
+                    client
+                        .publish(
+                            format!("{prefix}/{gateway}/telemetry"),
+                            QoS::AtLeastOnce,
+                            false,
+                            body,
+                        )
+                        .await
+                        .unwrap();
+                }
+            });
+            let mut acked = 0;
+            while acked < total {
+                if let Event::Incoming(Packet::PubAck(_)) = events.poll().await.unwrap() {
+                    acked += 1;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// The raw bulk-load rate of the same rows into a copy of the readings table.
+async fn raw_load(store: &Store, rows: &[(i64, i64, f64, f64)]) -> f64 {
+    let t = Instant::now();
+    match store {
+        Store::Postgres(p) => {
+            sqlx::query("CREATE TABLE raw_readings (LIKE readings INCLUDING ALL)")
+                .execute(p)
+                .await
+                .unwrap();
+            let mut data = String::with_capacity(rows.len() * 64);
+            for (device, ms, power, energy) in rows {
+                let ts = Utc.timestamp_millis_opt(*ms).unwrap().to_rfc3339();
+                writeln!(data, "{device},{ts},{ts},{power},{energy}").unwrap();
+            }
+            let mut conn = p.acquire().await.unwrap();
+            let t = Instant::now();
+            let mut copy = conn
+                .copy_in_raw("COPY raw_readings (device_id, ts, received_at, ac_power_w, energy_total_kwh) FROM STDIN WITH (FORMAT csv)")
+                .await
+                .unwrap();
+            copy.send(data.as_bytes()).await.unwrap();
+            copy.finish().await.unwrap();
+            return rows.len() as f64 / t.elapsed().as_secs_f64();
+        }
+        Store::Sqlite(p) => {
+            let ddl: String =
+                sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'readings'")
+                    .fetch_one(p)
+                    .await
+                    .unwrap();
+            let ddl = ddl.replacen("readings", "raw_readings", 1);
+            sqlx::query(&ddl).execute(p).await.unwrap();
+            let mut tx = p.begin().await.unwrap();
+            for chunk in rows.chunks(5_000) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO raw_readings (device_id, ts, received_at, ac_power_w, energy_total_kwh) ",
+                );
+                q.push_values(chunk, |mut b, (device, ms, power, energy)| {
+                    b.push_bind(device)
+                        .push_bind(ms)
+                        .push_bind(ms)
+                        .push_bind(power)
+                        .push_bind(energy);
+                });
+                q.build().execute(&mut *tx).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+    }
+    rows.len() as f64 / t.elapsed().as_secs_f64()
+}
+
+struct Row {
+    backend: &'static str,
+    readings: i64,
+    e2e_secs: f64,
+    raw_rate: f64,
+}
+
+async fn bench(backend: &'static str, url: &str, ledger: &Path, minutes: usize) -> Row {
+    let prefix = format!("pvbench{}", std::process::id());
+    let env = [
+        ("PVLEDGER__DATABASE__URL", url.to_owned()),
+        ("PVLEDGER__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
+        ("PVLEDGER__MQTT__EMBEDDED_LISTEN", String::new()),
+        ("PVLEDGER__MQTT__URL", "mqtt://127.0.0.1:1883".to_owned()),
+        ("PVLEDGER__MQTT__CLIENT_ID", format!("{prefix}-{backend}")),
+        ("PVLEDGER__MQTT__TOPIC_PREFIX", prefix.clone()),
+        ("PVLEDGER__MODBUS__ENABLED", "false".to_owned()),
+        ("PVLEDGER__LOG__LEVEL", "warn".to_owned()),
+    ];
+    let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v))).unwrap();
+    let (store, mode) = Store::open(&config.database, &config.storage)
+        .await
+        .unwrap();
+    pvledger::ledger::import_dir(&store, ledger, "bench", false)
+        .await
+        .unwrap();
+    let app = Application::with_store(config, store.clone(), mode)
+        .await
+        .unwrap();
+    let mqtt = app.mqtt_state();
+    let stop = app.shutdown_token();
+    let server = tokio::spawn(app.run());
+    while mqtt.name() != "subscribed" {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let messages = payloads(minutes);
+    let expected = (messages.len() * INVERTERS) as i64;
+    let t = Instant::now();
+    publish(&prefix, messages, 4).await;
+    loop {
+        let n = count(&store, "readings").await;
+        if n >= expected {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1_800),
+            "{backend}: only {n} of {expected} readings stored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let e2e_secs = t.elapsed().as_secs_f64();
+    stop.cancel();
+    server.await.unwrap().unwrap();
+
+    // The same rows, loaded raw.
+    let ids: Vec<i64> = match &store {
+        Store::Sqlite(p) => sqlx::query_scalar("SELECT id FROM devices ORDER BY code")
+            .fetch_all(p)
+            .await
+            .unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar("SELECT id FROM devices ORDER BY code")
+            .fetch_all(p)
+            .await
+            .unwrap(),
+    };
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 6, 1, 2, 0, 0)
+        .unwrap()
+        .timestamp_millis();
+    let mut rows = Vec::with_capacity(expected as usize);
+    for m in 0..minutes {
+        for id in &ids {
+            rows.push((
+                *id,
+                t0 + m as i64 * 60_000,
+                20_000.0,
+                10_000.0 + m as f64 * 0.33,
+            ));
+        }
+    }
+    let raw_rate = raw_load(&store, &rows).await;
+    store.close().await;
+    Row {
+        backend,
+        readings: expected,
+        e2e_secs,
+        raw_rate,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let minutes: usize = std::env::var("PVLEDGER_BENCH_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(10);
+    let tmp = tempfile::tempdir().unwrap();
+    write_ledger(tmp.path());
+    let mut rows = Vec::new();
+    let admin = std::env::var("PVLEDGER_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+        let name = format!("pvledger_bench_ingest_{}", std::process::id());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        rows.push(bench("postgres", &url, tmp.path(), minutes).await);
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else {
+        eprintln!("PostgreSQL not reachable at {admin}: its row is skipped");
+    }
+    let file = tmp.path().join("bench.sqlite");
+    rows.push(
+        bench(
+            "sqlite",
+            &format!("sqlite://{}", file.display()),
+            tmp.path(),
+            minutes,
+        )
+        .await,
+    );
+
+    println!();
+    println!(
+        "{:<10} {:>10} {:>10} {:>14} {:>14} {:>8}",
+        "backend", "readings", "e2e s", "e2e readings/s", "raw rows/s", "ratio"
+    );
+    for r in rows {
+        let rate = r.readings as f64 / r.e2e_secs;
+        println!(
+            "{:<10} {:>10} {:>10.2} {:>14.0} {:>14.0} {:>7.0}%",
+            r.backend,
+            r.readings,
+            r.e2e_secs,
+            rate,
+            r.raw_rate,
+            rate / r.raw_rate * 100.0
+        );
+    }
+}
