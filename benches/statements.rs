@@ -60,7 +60,12 @@ fn station(code: String, name: String, area_code: String) -> Station {
 
 fn county(villages: usize) -> (SettlementRow, Lines, Names) {
     let mut ledger = Ledger::default();
-    ledger.areas.push(area(COUNTY.into(), "基准县".into(), AreaLevel::County, None));
+    ledger.areas.push(area(
+        COUNTY.into(),
+        "基准县".into(),
+        AreaLevel::County,
+        None,
+    ));
     let mut lines = Lines {
         stations: Vec::new(),
         villages: Vec::new(),
@@ -85,7 +90,11 @@ fn county(villages: usize) -> (SettlementRow, Lines, Names) {
             Some(township),
         ));
         let st = format!("PV{code}-01");
-        ledger.stations.push(station(st.clone(), format!("光明{i}村光伏扶贫电站"), code.clone()));
+        ledger.stations.push(station(
+            st.clone(),
+            format!("光明{i}村光伏扶贫电站"),
+            code.clone(),
+        ));
         let mut amounts = vec![(st, dec("1"), Decimal::new(996_000 + i as i64, 2))];
         if i % 10 == 0 {
             amounts.push(("PVJ149900-01".into(), dec("0.01"), Decimal::new(166_000, 2)));

@@ -65,10 +65,13 @@ impl Fonts {
     }
 }
 
+/// Fonts already read, by file and face.
+type Loaded = HashMap<(PathBuf, u32), Arc<Fonts>>;
+
 /// The fonts for `configured` (a path from `report.font_path`, empty = search), loaded
 /// once per process and path.
 pub fn load(configured: &str, index: u32) -> Result<Arc<Fonts>, FontError> {
-    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, u32), Arc<Fonts>>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<Loaded>> = OnceLock::new();
     let path = locate(configured, |p| p.is_file())?;
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
