@@ -30,6 +30,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub settlement: SettlementConfig,
     pub log: LogConfig,
+    pub report: ReportConfig,
 }
 
 /// Settlement policy (DOMAIN.md §2); decimals as quoted strings, checked at start-up.
@@ -159,6 +160,16 @@ pub struct TimeConfig {
 pub struct StorageConfig {
     pub compress_after_days: u32,
     pub raw_retention_days: u32,
+}
+
+/// Printed documents (PDF statements and reports).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// The Chinese font file; empty = search the usual places (report::font::SEARCH_PATHS).
+    pub font_path: String,
+    /// Face in a font collection (.ttc); 2 is Simplified Chinese in NotoSansCJK-*.ttc.
+    pub font_index: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

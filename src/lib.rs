@@ -13,6 +13,7 @@
 //! - [`modbus`]: Modbus TCP pollers, SunSpec and vendor-profile decoding, a simulator.
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
+//! - [`report`]: XLSX workbooks and Chinese A4 PDFs (fonts, layout), for settlement and assessment.
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing.
 //! - [`http`]: the JSON API.
@@ -32,6 +33,7 @@ pub mod ledger;
 pub mod logging;
 pub mod modbus;
 pub mod reading;
+pub mod report;
 pub mod series;
 pub mod settlement;
 pub mod simulate;

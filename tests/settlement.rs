@@ -419,6 +419,44 @@ async fn finance_settles_a_month_over_the_api(db: TestDb) {
             ("works", "1494.00")
         ]
     );
+    // The village prints its own statement: a real PDF whose text names it and its total.
+    let pdf = village
+        .get(url(&format!("{own}.pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let bytes = pdf.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF"));
+    let file = db.dir().join("statement.pdf");
+    std::fs::write(&file, &bytes).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .args([file.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("东川村") && text.contains("9,960.00"),
+        "{text}"
+    );
+    let other_pdf = format!("/api/v1/settlements/{id}/villages/149901102201.pdf");
+    assert_eq!(
+        village.get(url(&other_pdf)).send().await.unwrap().status(),
+        403
+    );
+    // Finance downloads the workbook; a technician may not.
+    let xlsx = format!("/api/v1/settlements/{id}/export.xlsx");
+    let r = finance.get(url(&xlsx)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.bytes().await.unwrap().starts_with(b"PK"),
+        "a zip container"
+    );
+    assert_eq!(
+        technician.get(url(&xlsx)).send().await.unwrap().status(),
+        403
+    );
     let other = format!("/api/v1/settlements/{id}/villages/149901102201");
     assert_eq!(village.get(url(&other)).send().await.unwrap().status(), 403);
     let whole = format!("/api/v1/settlements/{id}");

@@ -58,6 +58,10 @@ pub fn router(state: AppState) -> Router {
             get(settlement::list).post(settlement::create),
         )
         .route("/api/v1/settlements/{id}", get(settlement::get))
+        .route(
+            "/api/v1/settlements/{id}/export.xlsx",
+            get(settlement::workbook),
+        )
         .route("/api/v1/settlements/{id}/review", post(settlement::review))
         .route(
             "/api/v1/settlements/{id}/approve",

@@ -4,7 +4,8 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -13,12 +14,15 @@ use crate::audit::AuditRecord;
 use crate::auth::Permission;
 use crate::auth::accounts::Caller;
 use crate::settlement::export::{self, Lines};
+use crate::settlement::names::Names;
 use crate::settlement::period::Period;
 use crate::settlement::run::{self, SettleError};
+use crate::settlement::statement::{self, Statement, StatementError};
 use crate::settlement::store_types::{
     AdjustmentRow, SettlementRow, StationRow, UseRow, VillageRow,
 };
 use crate::settlement::subsidy::{self, ReceiptError, ReceiptOutcome};
+use crate::settlement::workbook;
 use crate::store::dispatch;
 
 impl From<SettleError> for ApiError {
@@ -152,19 +156,118 @@ pub struct VillagePart {
 
 /// GET /api/v1/settlements/{id}/villages/{code}: a village user may read its own village's
 /// part of an approved settlement (drafts are not published to villages).
+/// GET /api/v1/settlements/{id}/villages/{code}.pdf: the same as the statement to post
+/// (村级光伏收益分配公示); a draft's PDF is marked as not for posting.
 pub async fn village(
     caller: Caller,
     State(state): State<AppState>,
-    Path((id, code)): Path<(i64, String)>,
-) -> Result<Json<VillagePart>, ApiError> {
-    let (row, lines) = village_lines(&caller, &state, id, &code).await?;
+    Path((id, file)): Path<(i64, String)>,
+) -> Result<Response, ApiError> {
+    if let Some(code) = file.strip_suffix(".pdf") {
+        return statement_pdf(&caller, &state, id, code).await;
+    }
+    let (row, lines) = village_lines(&caller, &state, id, &file).await?;
     Ok(Json(VillagePart {
         settlement: row,
-        village_code: code,
+        village_code: file,
         stations: lines.villages,
         uses: lines.uses,
         adjustments: lines.adjustments,
-    }))
+    })
+    .into_response())
+}
+
+async fn statement_pdf(
+    caller: &Caller,
+    state: &AppState,
+    id: i64,
+    code: &str,
+) -> Result<Response, ApiError> {
+    let (row, lines) = village_lines(caller, state, id, code).await?;
+    let names = Names::from_ledger(&state.store.load_ledger().await?);
+    let statement = Statement::build(&row, &lines, &names, code).map_err(document_error)?;
+    let report = state.config.report.clone();
+    // Font loading (once per process) and layout are CPU work: off the async workers.
+    let pdf = tokio::task::spawn_blocking(move || {
+        let fonts =
+            crate::report::font::load(&report.font_path, report.font_index).map_err(|e| {
+                ApiError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "font_missing",
+                    message: e.to_string(),
+                }
+            })?;
+        statement::render(&statement, &fonts).map_err(document_error)
+    })
+    .await
+    .expect("rendering does not panic")?;
+    Ok(attachment(
+        "application/pdf",
+        &format!("{}_{}_{code}.pdf", row.period, row.county_code),
+        pdf,
+    ))
+}
+
+/// GET /api/v1/settlements/{id}/export.xlsx: the workbook (summary, stations, villages,
+/// uses, reconciliation, adjustments).
+pub async fn workbook(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    caller.require(Permission::ViewSettlements)?;
+    caller.refuse_village()?;
+    let row = find(&state, id).await?;
+    let lines = export::load(&state.store, id).await?;
+    let names = Names::from_ledger(&state.store.load_ledger().await?);
+    let adjustments: Vec<workbook::AdjustmentLine> =
+        lines.adjustments.iter().map(Into::into).collect();
+    let bytes = workbook::render(&row, &lines, &names, &adjustments).map_err(|e| {
+        tracing::error!(error = %e, "rendering a settlement workbook");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "render_failed",
+            message: "the workbook could not be written".into(),
+        }
+    })?;
+    Ok(attachment(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &workbook::file_name(&row),
+        bytes,
+    ))
+}
+
+fn document_error(e: StatementError) -> ApiError {
+    match e {
+        StatementError::NotInSettlement { .. } => ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: e.to_string(),
+        },
+        StatementError::Pdf(e) => {
+            tracing::error!(error = %e, "rendering a statement");
+            ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "render_failed",
+                message: "the statement could not be written".into(),
+            }
+        }
+    }
+}
+
+/// A file download with its name (ASCII file names only: codes and periods).
+fn attachment(content_type: &'static str, name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// The settlement and the lines of one village, after the caller's checks.

@@ -88,11 +88,56 @@ pub async fn settle(
         );
     }
     if let Some(dir) = export {
-        let lines = super::export::load(store, row.id).await?;
-        for path in super::export::write(dir, &row, &lines)? {
-            println!("{}", path.display());
-        }
+        return export_documents(store, config, &row, dir).await;
     }
+    Ok(0)
+}
+
+/// Writes the CSV files, the workbook and one PDF statement per village into `dir`.
+async fn export_documents(
+    store: &Store,
+    config: &Config,
+    row: &super::store_types::SettlementRow,
+    dir: &Path,
+) -> anyhow::Result<i32> {
+    use anyhow::Context;
+    let lines = super::export::load(store, row.id).await?;
+    for path in super::export::write(dir, row, &lines)? {
+        println!("{}", path.display());
+    }
+    let names = super::names::Names::from_ledger(&store.load_ledger().await?);
+    let adjustments: Vec<super::workbook::AdjustmentLine> =
+        lines.adjustments.iter().map(Into::into).collect();
+    let xlsx = super::workbook::render(row, &lines, &names, &adjustments)?;
+    let path = dir.join(super::workbook::file_name(row));
+    std::fs::write(&path, xlsx).with_context(|| format!("writing {}", path.display()))?;
+    println!("{}", path.display());
+
+    let fonts = match crate::report::font::load(&config.report.font_path, config.report.font_index)
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    let villages_dir = dir.join("villages");
+    std::fs::create_dir_all(&villages_dir)
+        .with_context(|| format!("creating {}", villages_dir.display()))?;
+    let started = std::time::Instant::now();
+    let codes = super::statement::villages(&lines);
+    for code in &codes {
+        let st = super::statement::Statement::build(row, &lines, &names, code)?;
+        let pdf = super::statement::render(&st, &fonts)?;
+        let path = villages_dir.join(format!("{code}.pdf"));
+        std::fs::write(&path, pdf).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!(
+        "{} 村公示表 / village statements in {} ({:.2} s)",
+        codes.len(),
+        villages_dir.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(0)
 }
 

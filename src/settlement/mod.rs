@@ -32,15 +32,18 @@ pub mod grid;
 pub mod income;
 pub mod money;
 pub mod monthly;
+pub mod names;
 pub mod period;
 pub mod plan;
 pub mod plans;
 pub mod receipts;
 pub mod run;
 pub mod split;
+pub mod statement;
 pub mod store_types;
 pub mod subsidy;
 pub mod terms;
+pub mod workbook;
 
 use thiserror::Error;
 
