@@ -56,7 +56,7 @@ async fn busy_service(db: &TestDb) -> TestApp {
     )
     .await
     .unwrap();
-    let app = TestApp::spawn(&db).await;
+    let app = TestApp::spawn(db).await;
     let start = Utc::now() - Duration::hours(2);
     let readings: Vec<_> = (0..60)
         .map(|m| {
