@@ -14,8 +14,8 @@
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
 //! - [`audit`]: the append-only audit trail.
-//! - [`auth`]: credential hashing.
-//! - [`http`]: the JSON API.
+//! - [`auth`]: credential hashing, roles, accounts, browser sessions and login lock-out.
+//! - [`http`]: the JSON API and the session/CSRF layer; [`pages`]: the server-rendered web pages.
 //! - [`app`]: start-up and graceful shutdown; [`cli`]: the command line.
 
 pub mod app;
@@ -30,6 +30,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod logging;
 pub mod modbus;
+pub mod pages;
 pub mod reading;
 pub mod series;
 pub mod settlement;
