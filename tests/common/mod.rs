@@ -2,6 +2,8 @@
 //! free port (the `spawn_app` pattern).
 #![allow(dead_code)]
 
+pub mod web;
+
 use std::path::{Path, PathBuf};
 
 use pvledger::app::Application;
