@@ -8,13 +8,16 @@
   function width(el) { return Math.max(280, el.clientWidth - 8); }
 
   function draw(el, data, bars) {
+    var tz = el.getAttribute("data-tz");
     var opts = {
       width: width(el),
       height: 220,
       legend: { show: false },
-      scales: { x: { time: !bars } },
+      // Times in the county's zone, not the browser's; energy and power start at zero.
+      tzDate: tz ? function (ts) { return uPlot.tzDate(new Date(ts * 1e3), tz); } : undefined,
+      scales: { x: { time: !bars }, y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.1]; } } },
       axes: [{}, { size: 60 }],
-      series: [{}, { stroke: "#17456b", fill: "rgba(23,69,107,0.25)", width: 1.5,
+      series: [{}, { stroke: "#17456b", fill: "rgba(23,69,107,0.25)", width: 1.5, points: { show: false },
         paths: bars && uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 40] }) : undefined }]
     };
     if (bars) {

@@ -2,7 +2,7 @@
 //! whose refusal lists every problem by file, line and column. The import is audited with
 //! the user who uploaded it.
 
-use axum::extract::{Multipart, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 
@@ -123,9 +123,13 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
 
 /// POST /ledger/import (multipart, sent by fetch() with the X-CSRF-Token header): answers
 /// an HTML fragment with the outcome, which the page shows in place.
-pub async fn import(State(state): State<AppState>, ctx: Ctx, mut form: Multipart) -> PageResult {
+pub async fn import(State(state): State<AppState>, ctx: Ctx, req: Request) -> PageResult {
+    // The role first: a refused caller learns nothing about what its body should have been.
     ctx.require(Permission::ImportLedger)?;
     let fragment = |status: StatusCode, html: String| (status, Html(html)).into_response();
+    let mut form = Multipart::from_request(req, &state)
+        .await
+        .map_err(|e| fragment(StatusCode::BAD_REQUEST, format!("<p class=\"error\">{}</p>", esc(&e.body_text()))))?;
     let mut files: Vec<(&'static str, Vec<u8>)> = Vec::new();
     let mut names = Vec::new();
     loop {

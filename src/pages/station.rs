@@ -73,7 +73,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
     let body = format!(
         "<p class=\"status st-{cls}\" id=\"station-state\">{state} · {power} kW · {today_kwh} kWh</p>\
          <section class=\"charts\">\
-         <div><h2>{power_t}</h2><div class=\"chart\" data-kind=\"power\" data-url=\"/api/v1/stations/{enc}/power\"></div></div>\
+         <div><h2>{power_t}</h2><div class=\"chart\" data-kind=\"power\" data-tz=\"{tz}\" data-url=\"/api/v1/stations/{enc}/power\"></div></div>\
          <div><h2>{daily_t}</h2><div class=\"chart\" data-kind=\"bars\" data-url=\"/api/v1/stations/{enc}/energy?interval=day&amp;from={from30}\"></div></div>\
          <div><h2>{monthly_t}</h2><div class=\"chart\" data-kind=\"bars\" data-url=\"/api/v1/stations/{enc}/energy?interval=month&amp;from={year_start}\"></div></div>\
          </section>\
@@ -85,6 +85,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
          <tr><th>{om_p}</th><td>{omp} {phone}</td></tr></table>\
          <h2>{shares_t}</h2><table id=\"shares\"><tr><th>{c_village}</th><th>{c_share}</th><th>{c_basis}</th><th>{c_from}</th></tr>{share_rows}</table>\
          <script src=\"/static/uplot.js\"></script><script src=\"/static/charts.js\"></script>",
+        tz = esc(state.config.time.zone.name()),
         cls = super::overview::state_key(health.state),
         state = ctx.t(&format!("state.{}", super::overview::state_key(health.state))),
         power = num(health.power_w.map(|w| w / 1000.0), 1),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod web;
+pub mod webdriver;
 
 use std::path::{Path, PathBuf};
 
