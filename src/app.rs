@@ -68,9 +68,7 @@ impl Application {
             mode,
             ingest,
             mqtt: Arc::default(),
-            login_limiter: Arc::new(crate::auth::limiter::LoginLimiter::new(
-                config_limit,
-            )),
+            login_limiter: Arc::new(crate::auth::limiter::LoginLimiter::new(config_limit)),
         };
         let (receiver, broker) = receiver_config(&state)?;
         let polled = if state.config.modbus.enabled {
@@ -152,9 +150,9 @@ impl Application {
             listener,
             http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
         )
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("HTTP server failed");
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("HTTP server failed");
         shutdown.cancel();
         if let Some(mqtt) = mqtt {
             let _ = mqtt.await;

@@ -321,7 +321,10 @@ impl Config {
             ("http.session_idle_minutes", self.http.session_idle_minutes),
             ("http.session_max_hours", self.http.session_max_hours),
             ("http.login_max_failures", self.http.login_max_failures),
-            ("http.login_lockout_minutes", self.http.login_lockout_minutes),
+            (
+                "http.login_lockout_minutes",
+                self.http.login_lockout_minutes,
+            ),
             (
                 "http.login_attempts_per_minute",
                 self.http.login_attempts_per_minute,

@@ -18,23 +18,40 @@ const VILLAGE: &str = "149901101201";
 
 /// The example county, October's grid statements and use plans.
 async fn county(db: &TestDb) {
-    import_dir(&db.store, &example_dir(), "test", false).await.unwrap();
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
     let ledger = db.store.load_ledger().await.unwrap();
     let mut grid = String::from("station_code,period,export_kwh\n");
     for s in &ledger.stations {
         grid.push_str(&format!("{},2026-10,12000\n", s.code));
     }
     let mut plans = String::from("village_code,year,jobs,works,rewards\n");
-    for v in ledger.areas.iter().filter(|a| a.level == pvledger::ledger::model::AreaLevel::Village) {
+    for v in ledger
+        .areas
+        .iter()
+        .filter(|a| a.level == pvledger::ledger::model::AreaLevel::Village)
+    {
         plans.push_str(&format!("{},2026,80,15,5\n", v.code));
     }
-    let dir = write_dir(db.dir(), "inputs", &[("grid.csv", grid.as_bytes()), ("plans.csv", plans.as_bytes())]);
-    pvledger::settlement::grid::import_file(&db.store, &dir.join("grid.csv"), "test").await.unwrap();
+    let dir = write_dir(
+        db.dir(),
+        "inputs",
+        &[
+            ("grid.csv", grid.as_bytes()),
+            ("plans.csv", plans.as_bytes()),
+        ],
+    );
+    pvledger::settlement::grid::import_file(&db.store, &dir.join("grid.csv"), "test")
+        .await
+        .unwrap();
     let rules = pvledger::settlement::plan::PlanRules {
         jobs_floor_percent: rust_decimal::Decimal::from(80),
         other_allowed: false,
     };
-    pvledger::settlement::plans::import_file(&db.store, &dir.join("plans.csv"), &rules, "test").await.unwrap();
+    pvledger::settlement::plans::import_file(&db.store, &dir.join("plans.csv"), &rules, "test")
+        .await
+        .unwrap();
 }
 
 /// Three days of sun-shaped readings for one station (so that its charts have something
@@ -52,7 +69,10 @@ async fn telemetry(app: &TestApp) {
         // Beijing hour of day: production from 6 to 18 h.
         let hour = ((ts / 1000 + 8 * 3600) % 86_400) as f64 / 3600.0;
         let sun = (std::f64::consts::PI * (hour - 6.0) / 12.0).sin().max(0.0);
-        for (i, device) in ["INV-PV149901101201-01-1", "INV-PV149901101201-01-2"].iter().enumerate() {
+        for (i, device) in ["INV-PV149901101201-01-1", "INV-PV149901101201-01-2"]
+            .iter()
+            .enumerate()
+        {
             let w = sun * (80_000.0 - 10_000.0 * i as f64);
             counters[i] += w / 1000.0 * 0.25;
             batch.push(format!(
@@ -62,7 +82,10 @@ async fn telemetry(app: &TestApp) {
             ));
         }
         if batch.len() >= 200 || ts + step > now {
-            let body = format!(r#"{{"gateway":"{GATEWAY}","readings":[{}]}}"#, batch.join(","));
+            let body = format!(
+                r#"{{"gateway":"{GATEWAY}","readings":[{}]}}"#,
+                batch.join(",")
+            );
             let (status, answer) = app.ingest(GATEWAY, &secret, &body).await;
             assert_eq!(status, 200, "{answer}");
             batch.clear();
@@ -78,7 +101,11 @@ async fn login(d: &Driver, base: &str, name: &str, one_time: &str, shot: &str) {
     d.type_into("#password", one_time).await;
     d.click_and_wait("#login").await;
     let at = d.current_url().await;
-    assert!(at.ends_with("/password"), "{name}: one-time password must be changed first, at {at}: {}", d.source().await);
+    assert!(
+        at.ends_with("/password"),
+        "{name}: one-time password must be changed first, at {at}: {}",
+        d.source().await
+    );
     assert!(d.text("#must-change").await.contains("一次性密码"));
     if !shot.is_empty() {
         d.screenshot(shot).await;
@@ -88,7 +115,11 @@ async fn login(d: &Driver, base: &str, name: &str, one_time: &str, shot: &str) {
     d.type_into("#new", &new).await;
     d.type_into("#repeat", &new).await;
     d.click_and_wait("#change").await;
-    assert!(!d.current_url().await.ends_with("/password"), "{}", d.source().await);
+    assert!(
+        !d.current_url().await.ends_with("/password"),
+        "{}",
+        d.source().await
+    );
 }
 
 async fn logout(d: &Driver) {
@@ -128,7 +159,12 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
         ("tech1", "technician", None),
         ("village1", "village", Some(VILLAGE)),
     ] {
-        users.insert(name, add_user(&db.store, name, role, village, "test").await.unwrap());
+        users.insert(
+            name,
+            add_user(&db.store, name, role, village, "test")
+                .await
+                .unwrap(),
+        );
     }
     let d = Driver::start().await;
     let base = &app.base;
@@ -137,21 +173,41 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     login(&d, base, "admin1", &users["admin1"], &shot("password")).await;
     assert!(d.current_url().await.ends_with('/'));
     assert_eq!(d.text("h1").await, "全县电站总览");
-    assert_eq!(d.count("#stations tr").await, 1 + 11, "a header and the 11 example stations");
+    assert_eq!(
+        d.count("#stations tr").await,
+        1 + 11,
+        "a header and the 11 example stations"
+    );
     assert_eq!(d.count("svg.map circle").await, 11);
     assert!(d.text("#energy-today").await.contains("kWh"));
     d.screenshot(&shot("overview")).await;
-    d.click_and_wait(&format!("#stations a[href='/stations/{STATION}']")).await;
-    assert!(d.current_url().await.ends_with(&format!("/stations/{STATION}")));
+    d.click_and_wait(&format!("#stations a[href='/stations/{STATION}']"))
+        .await;
+    assert!(
+        d.current_url()
+            .await
+            .ends_with(&format!("/stations/{STATION}"))
+    );
     d.wait_for(".chart[data-drawn]").await;
     for i in 1..=3 {
-        d.wait_for(&format!(".charts > div:nth-child({i}) .chart[data-drawn]")).await;
+        d.wait_for(&format!(".charts > div:nth-child({i}) .chart[data-drawn]"))
+            .await;
     }
-    let drawn = d.attr(".charts > div:nth-child(1) .chart", "data-drawn").await.unwrap();
-    assert!(drawn.parse::<usize>().unwrap() > 10, "the power curve has points: {drawn}");
+    let drawn = d
+        .attr(".charts > div:nth-child(1) .chart", "data-drawn")
+        .await
+        .unwrap();
+    assert!(
+        drawn.parse::<usize>().unwrap() > 10,
+        "the power curve has points: {drawn}"
+    );
     assert_eq!(d.count(".charts canvas").await, 3, "three uPlot charts");
     assert_eq!(d.count("#inverters tr").await, 1 + 3);
-    assert!(d.text("#ledger").await.contains("汾岭县扶贫开发投资有限公司"));
+    assert!(
+        d.text("#ledger")
+            .await
+            .contains("汾岭县扶贫开发投资有限公司")
+    );
     d.screenshot(&shot("station")).await;
     d.goto(&format!("{base}/audit")).await;
     assert!(d.text("#audit").await.contains("password.change"));
@@ -169,13 +225,21 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     let bad = write_dir(
         db.dir(),
         "bad-ledger",
-        &[("stations.csv", "code,name,kind,area_code,dc_capacity_kwp\nPVX-1,测试站,village,999999999999,abc\n".as_bytes())],
+        &[(
+            "stations.csv",
+            "code,name,kind,area_code,dc_capacity_kwp\nPVX-1,测试站,village,999999999999,abc\n"
+                .as_bytes(),
+        )],
     );
-    d.type_into("#import-files", bad.join("stations.csv").to_str().unwrap()).await;
+    d.type_into("#import-files", bad.join("stations.csv").to_str().unwrap())
+        .await;
     d.click("#import").await;
     d.wait_for("#import-errors").await;
     let errors = d.text("#import-errors").await;
-    assert!(errors.contains("stations.csv") && errors.contains("dc_capacity_kwp"), "{errors}");
+    assert!(
+        errors.contains("stations.csv") && errors.contains("dc_capacity_kwp"),
+        "{errors}"
+    );
     d.screenshot(&shot("ledger-import-errors")).await;
     // The bureau reads settlements but may not run one: no form, and the API says 403.
     d.goto(&format!("{base}/settlements")).await;
@@ -188,13 +252,22 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     d.goto(&format!("{base}/settlements")).await;
     d.type_into("#period", "2026-10").await;
     d.click_and_wait("#run").await;
-    assert_eq!(d.attr("#settlement-status", "data-status").await.as_deref(), Some("draft"));
+    assert_eq!(
+        d.attr("#settlement-status", "data-status").await.as_deref(),
+        Some("draft")
+    );
     assert_eq!(d.count("#settlement-stations tr").await, 12);
     d.screenshot(&shot("settlement-draft")).await;
     d.click_and_wait("#review").await;
-    assert_eq!(d.attr("#settlement-status", "data-status").await.as_deref(), Some("reviewed"));
+    assert_eq!(
+        d.attr("#settlement-status", "data-status").await.as_deref(),
+        Some("reviewed")
+    );
     d.click_and_wait("#approve").await;
-    assert_eq!(d.attr("#settlement-status", "data-status").await.as_deref(), Some("approved"));
+    assert_eq!(
+        d.attr("#settlement-status", "data-status").await.as_deref(),
+        Some("approved")
+    );
     assert!(d.text("#settlement-status").await.contains("已批准"));
     d.screenshot(&shot("settlement-approved")).await;
     // Finance may not import the ledger (no form; the upload route answers 403).
@@ -220,14 +293,20 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     login(&d, base, "village1", &users["village1"], "").await;
     assert!(d.current_url().await.ends_with("/village"));
     let page = d.text("main").await;
-    assert!(page.contains("2026-10") && page.contains("公益岗位"), "{page}");
+    assert!(
+        page.contains("2026-10") && page.contains("公益岗位"),
+        "{page}"
+    );
     d.screenshot(&shot("village")).await;
     d.goto(&format!("{base}/stations/{STATION}")).await;
     assert_eq!(d.text("h1").await, "无权访问");
     d.goto(&format!("{base}/village?code=149901101202")).await;
     assert_eq!(d.text("h1").await, "无权访问");
     assert_eq!(fetch_status(&d, "GET", "/api/v1/stations").await, 403);
-    assert_eq!(fetch_status(&d, "GET", "/api/v1/settlements/1/villages/149901101202").await, 403);
+    assert_eq!(
+        fetch_status(&d, "GET", "/api/v1/settlements/1/villages/149901101202").await,
+        403
+    );
     logout(&d).await;
 
     // Logged out: pages send to the login page, which is Chinese first.

@@ -5,8 +5,8 @@
 pub mod accounts;
 pub mod limiter;
 pub mod roles;
-pub mod sessions;
 mod secret;
+pub mod sessions;
 
 pub use roles::{Permission, Role};
 pub use secret::{hash_secret, is_valid_hash, verify_secret};

@@ -88,7 +88,9 @@ pub enum LoginError {
         "账户因多次密码错误已锁定，请于 {until} 后再试或联系管理员 (account locked after repeated wrong passwords until {until})"
     )]
     Locked { until: String },
-    #[error("尝试次数过多，请一分钟后再试 (too many login attempts from this address; wait a minute)")]
+    #[error(
+        "尝试次数过多，请一分钟后再试 (too many login attempts from this address; wait a minute)"
+    )]
     RateLimited,
     #[error("当前密码不正确 (the current password is wrong)")]
     WrongCurrent,
@@ -144,7 +146,13 @@ async fn verify(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn audit(store: &Store, actor: String, action: &str, subject: &str, detail: serde_json::Value) {
+async fn audit(
+    store: &Store,
+    actor: String,
+    action: &str,
+    subject: &str,
+    detail: serde_json::Value,
+) {
     let entry = AuditEntry {
         actor,
         action: action.into(),
@@ -169,11 +177,25 @@ pub async fn login(
     let now = Utc::now();
     let user: Option<UserRow> = dispatch!(store, accounts::user_by_name(name))?;
     let Some(user) = user.filter(|u| !u.disabled) else {
-        audit(store, "anonymous".into(), "login.failed", name, serde_json::json!({ "client": client, "reason": "unknown user" })).await;
+        audit(
+            store,
+            "anonymous".into(),
+            "login.failed",
+            name,
+            serde_json::json!({ "client": client, "reason": "unknown user" }),
+        )
+        .await;
         return Err(LoginError::Invalid);
     };
     if let Some(until) = user.locked_until.filter(|t| t.0 > now) {
-        audit(store, format!("user:{name}"), "login.refused", name, serde_json::json!({ "client": client, "reason": "locked", "until": until.0 })).await;
+        audit(
+            store,
+            format!("user:{name}"),
+            "login.refused",
+            name,
+            serde_json::json!({ "client": client, "reason": "locked", "until": until.0 }),
+        )
+        .await;
         return Err(LoginError::Locked {
             until: until.0.format("%Y-%m-%d %H:%M UTC").to_string(),
         });
@@ -201,7 +223,14 @@ pub async fn login(
         store,
         sessions::insert_session(&token_hash(&cookie), user.id, &csrf, Ts(now))
     )?;
-    audit(store, format!("user:{name}"), "login", name, serde_json::json!({ "client": client, "role": user.role })).await;
+    audit(
+        store,
+        format!("user:{name}"),
+        "login",
+        name,
+        serde_json::json!({ "client": client, "role": user.role }),
+    )
+    .await;
     let session = session_by_cookie(store, policy, &cookie)
         .await?
         .ok_or(LoginError::Invalid)?;
@@ -218,7 +247,11 @@ pub async fn session_by_cookie(
     let now = Utc::now();
     let row = dispatch!(
         store,
-        sessions::live_session(&token_hash(cookie), Ts(now - policy.idle), Ts(now - policy.max_age))
+        sessions::live_session(
+            &token_hash(cookie),
+            Ts(now - policy.idle),
+            Ts(now - policy.max_age)
+        )
     )?;
     let Some(row) = row else { return Ok(None) };
     dispatch!(store, sessions::touch_session(row.id, Ts(now)))?;
@@ -228,7 +261,14 @@ pub async fn session_by_cookie(
 /// Ends a session (logout).
 pub async fn logout(store: &Store, session: &Session) -> Result<(), sqlx::Error> {
     dispatch!(store, sessions::end_session(session.id, Ts(Utc::now())))?;
-    audit(store, session.caller.actor(), "logout", &session.caller.name, serde_json::json!({})).await;
+    audit(
+        store,
+        session.caller.actor(),
+        "logout",
+        &session.caller.name,
+        serde_json::json!({}),
+    )
+    .await;
     Ok(())
 }
 
@@ -243,7 +283,14 @@ pub async fn change_password(
     let user = dispatch!(store, accounts::user_by_name(&session.caller.name))?
         .ok_or(LoginError::Invalid)?;
     if !verify(current, &user.password_hash).await {
-        audit(store, session.caller.actor(), "password.change_failed", &user.name, serde_json::json!({ "reason": "wrong current password" })).await;
+        audit(
+            store,
+            session.caller.actor(),
+            "password.change_failed",
+            &user.name,
+            serde_json::json!({ "reason": "wrong current password" }),
+        )
+        .await;
         return Err(LoginError::WrongCurrent);
     }
     check_new_password(&user.name, current, new).map_err(LoginError::WeakPassword)?;
@@ -258,7 +305,14 @@ pub async fn change_password(
         store,
         sessions::end_other_sessions(user.id, session.id, Ts(Utc::now()))
     )?;
-    audit(store, session.caller.actor(), "password.change", &user.name, serde_json::json!({ "was_one_time": user.must_change_password })).await;
+    audit(
+        store,
+        session.caller.actor(),
+        "password.change",
+        &user.name,
+        serde_json::json!({ "was_one_time": user.must_change_password }),
+    )
+    .await;
     Ok(())
 }
 

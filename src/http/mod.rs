@@ -6,9 +6,9 @@ mod auth;
 pub mod error;
 mod health;
 mod ingest;
+pub(crate) mod ledger;
 mod openapi;
 pub mod session;
-pub(crate) mod ledger;
 mod settlement;
 mod telemetry;
 
@@ -73,19 +73,47 @@ pub fn api_routes() -> Vec<ApiRoute> {
         api("GET", "/api/v1/villages", get(ledger::villages)),
         api("GET", "/api/v1/stations", get(ledger::stations)),
         api("GET", "/api/v1/stations/{code}", get(ledger::station)),
-        api("GET", "/api/v1/stations/{code}/power", get(telemetry::power)),
-        api("GET", "/api/v1/stations/{code}/energy", get(telemetry::energy)),
+        api(
+            "GET",
+            "/api/v1/stations/{code}/power",
+            get(telemetry::power),
+        ),
+        api(
+            "GET",
+            "/api/v1/stations/{code}/energy",
+            get(telemetry::energy),
+        ),
         api("GET", "/api/v1/devices/{code}", get(ledger::device)),
-        api("GET", "/api/v1/devices/{code}/latest", get(telemetry::latest)),
+        api(
+            "GET",
+            "/api/v1/devices/{code}/latest",
+            get(telemetry::latest),
+        ),
         api("POST", "/api/v1/ingest", post(ingest::ingest)),
         api("GET", "/api/v1/ingest/rejections", get(ingest::rejections)),
         api("GET", "/api/v1/settlements", get(settlement::list)),
         api("POST", "/api/v1/settlements", post(settlement::create)),
         api("GET", "/api/v1/settlements/{id}", get(settlement::get)),
-        api("POST", "/api/v1/settlements/{id}/review", post(settlement::review)),
-        api("POST", "/api/v1/settlements/{id}/approve", post(settlement::approve)),
-        api("GET", "/api/v1/settlements/{id}/villages/{code}", get(settlement::village)),
-        api("POST", "/api/v1/subsidy/receipts", post(settlement::receive)),
+        api(
+            "POST",
+            "/api/v1/settlements/{id}/review",
+            post(settlement::review),
+        ),
+        api(
+            "POST",
+            "/api/v1/settlements/{id}/approve",
+            post(settlement::approve),
+        ),
+        api(
+            "GET",
+            "/api/v1/settlements/{id}/villages/{code}",
+            get(settlement::village),
+        ),
+        api(
+            "POST",
+            "/api/v1/subsidy/receipts",
+            post(settlement::receive),
+        ),
         api("GET", "/api/v1/audit", get(settlement::audit)),
     ]
 }

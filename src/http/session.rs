@@ -71,7 +71,11 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
 
 /// Whether the request carries `expected`; a form body is read and put back.
 async fn carries_token(req: Request, expected: &str) -> (bool, Request) {
-    if let Some(h) = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
+    if let Some(h) = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
         return (same_token(h, expected), req);
     }
     let is_form = req

@@ -125,7 +125,11 @@ pub async fn switch(Path(code): Path<String>, Query(q): Query<NextQuery>) -> Res
 
 /// (key, Chinese, English)
 const CATALOGUE: &[(&str, &str, &str)] = &[
-    ("brand", "村级光伏扶贫电站监测与收益结算", "Village PV poverty-relief stations"),
+    (
+        "brand",
+        "村级光伏扶贫电站监测与收益结算",
+        "Village PV poverty-relief stations",
+    ),
     ("nav.home", "返回首页", "Home"),
     ("nav.overview", "总览", "Overview"),
     ("nav.settlements", "收益结算", "Settlements"),
@@ -135,20 +139,40 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("nav.password", "修改密码", "Password"),
     ("nav.logout", "退出", "Log out"),
     ("forbidden.title", "无权访问", "Not allowed"),
-    ("forbidden.text", "您的角色无权查看此页面或执行此操作：", "Your role may not see this page or do this:"),
+    (
+        "forbidden.text",
+        "您的角色无权查看此页面或执行此操作：",
+        "Your role may not see this page or do this:",
+    ),
     ("login.title", "登录", "Log in"),
     ("login.user", "用户名", "User name"),
     ("login.password", "密码", "Password"),
     ("login.submit", "登录", "Log in"),
-    ("login.expired", "登录页面已过期，请重新输入 (the form expired; please try again)", "The login form expired; please try again"),
+    (
+        "login.expired",
+        "登录页面已过期，请重新输入 (the form expired; please try again)",
+        "The login form expired; please try again",
+    ),
     ("password.title", "修改密码", "Change password"),
-    ("password.must", "您正在使用一次性密码，请先设置自己的新密码。", "You are using a one-time password: choose your own before continuing."),
+    (
+        "password.must",
+        "您正在使用一次性密码，请先设置自己的新密码。",
+        "You are using a one-time password: choose your own before continuing.",
+    ),
     ("password.current", "当前密码", "Current password"),
     ("password.new", "新密码", "New password"),
     ("password.repeat", "再次输入新密码", "New password again"),
     ("password.submit", "修改", "Change"),
-    ("password.rule", "至少 10 个字符，不能与用户名或当前密码相同。修改后其他已登录的会话将失效。", "At least 10 characters, different from the user name and the current password. Other sessions are logged out."),
-    ("password.mismatch", "两次输入的新密码不一致", "The two new passwords differ"),
+    (
+        "password.rule",
+        "至少 10 个字符，不能与用户名或当前密码相同。修改后其他已登录的会话将失效。",
+        "At least 10 characters, different from the user name and the current password. Other sessions are logged out.",
+    ),
+    (
+        "password.mismatch",
+        "两次输入的新密码不一致",
+        "The two new passwords differ",
+    ),
     ("overview.title", "全县电站总览", "County overview"),
     ("overview.power", "当前功率", "Power now"),
     ("overview.today", "今日发电量", "Energy today"),
@@ -158,8 +182,16 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("overview.offline", "离线", "Offline"),
     ("overview.fault", "故障", "Faulty"),
     ("overview.standby", "待机/夜间", "Standby / night"),
-    ("overview.stations", "电站分布（按经纬度，颜色表示状态）", "Stations by position, coloured by health"),
-    ("overview.worst", "近 30 天等效利用小时最低的电站", "Lowest specific yield, last 30 days"),
+    (
+        "overview.stations",
+        "电站分布（按经纬度，颜色表示状态）",
+        "Stations by position, coloured by health",
+    ),
+    (
+        "overview.worst",
+        "近 30 天等效利用小时最低的电站",
+        "Lowest specific yield, last 30 days",
+    ),
     ("overview.alerts", "未处理告警", "Open alerts"),
     ("col.station", "电站", "Station"),
     ("col.code", "编码", "Code"),
@@ -202,11 +234,23 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("state.fault", "故障", "fault"),
     ("station.title", "电站", "Station"),
     ("station.power", "今日功率曲线 (kW)", "Power today (kW)"),
-    ("station.daily", "近 30 天日发电量 (kWh)", "Daily energy, last 30 days (kWh)"),
-    ("station.monthly", "本年各月发电量 (kWh)", "Monthly energy this year (kWh)"),
+    (
+        "station.daily",
+        "近 30 天日发电量 (kWh)",
+        "Daily energy, last 30 days (kWh)",
+    ),
+    (
+        "station.monthly",
+        "本年各月发电量 (kWh)",
+        "Monthly energy this year (kWh)",
+    ),
     ("station.inverters", "逆变器", "Inverters"),
     ("station.ledger", "台账信息", "Ledger data"),
-    ("station.shares", "各村份额（现行）", "Village shares in force"),
+    (
+        "station.shares",
+        "各村份额（现行）",
+        "Village shares in force",
+    ),
     ("station.om_person", "管护责任人", "O&M person"),
     ("station.grid_date", "并网日期", "Grid connection"),
     ("station.batch", "补贴目录批次", "Subsidy batch"),
@@ -215,7 +259,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("settle.title", "月度收益结算", "Monthly settlements"),
     ("settle.run", "结算月份", "Settle a month"),
     ("settle.run_button", "计算草稿", "Compute draft"),
-    ("settle.county", "县编码（仅一个县时可不填）", "County code (optional with one county)"),
+    (
+        "settle.county",
+        "县编码（仅一个县时可不填）",
+        "County code (optional with one county)",
+    ),
     ("settle.status.draft", "草稿", "draft"),
     ("settle.status.reviewed", "已审核", "reviewed"),
     ("settle.status.approved", "已批准", "approved"),
@@ -228,18 +276,34 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("settle.none", "还没有结算。", "No settlements yet."),
     ("settle.done", "操作成功", "Done"),
     ("settle.downloads", "下载", "Download"),
-    ("settle.locked", "已审核或已批准的结算不可修改；之后的更正将作为调整计入下月。", "Reviewed and approved settlements are immutable; later corrections become adjustments next month."),
-    ("audit.title", "审计日志（最新在前）", "Audit log (newest first)"),
+    (
+        "settle.locked",
+        "已审核或已批准的结算不可修改；之后的更正将作为调整计入下月。",
+        "Reviewed and approved settlements are immutable; later corrections become adjustments next month.",
+    ),
+    (
+        "audit.title",
+        "审计日志（最新在前）",
+        "Audit log (newest first)",
+    ),
     ("ledger.title", "电站台账", "Station ledger"),
     ("ledger.stations", "电站", "Stations"),
     ("ledger.villages", "行政区划与村", "Areas and villages"),
     ("ledger.shares", "份额", "Shares"),
     ("ledger.devices", "设备", "Devices"),
     ("ledger.import", "导入台账 CSV", "Import ledger CSV"),
-    ("ledger.import_help", "选择一个或多个台账文件（villages.csv、stations.csv、tariffs.csv、shares.csv、gateways.csv、devices.csv），UTF-8 或 GBK 均可。全部通过检查才写入，否则逐行列出错误。", "Choose one or more ledger files (villages.csv, stations.csv, tariffs.csv, shares.csv, gateways.csv, devices.csv), UTF-8 or GBK. Nothing is written unless every line passes; errors are listed per line."),
+    (
+        "ledger.import_help",
+        "选择一个或多个台账文件（villages.csv、stations.csv、tariffs.csv、shares.csv、gateways.csv、devices.csv），UTF-8 或 GBK 均可。全部通过检查才写入，否则逐行列出错误。",
+        "Choose one or more ledger files (villages.csv, stations.csv, tariffs.csv, shares.csv, gateways.csv, devices.csv), UTF-8 or GBK. Nothing is written unless every line passes; errors are listed per line.",
+    ),
     ("ledger.import_button", "上传并导入", "Upload and import"),
     ("ledger.import_ok", "导入成功", "Imported"),
-    ("ledger.import_failed", "导入失败，未做任何修改：", "Import refused, nothing was changed:"),
+    (
+        "ledger.import_failed",
+        "导入失败，未做任何修改：",
+        "Import refused, nothing was changed:",
+    ),
     ("ledger.file", "文件", "File"),
     ("ledger.line", "行", "Line"),
     ("ledger.column", "列", "Column"),
@@ -248,8 +312,16 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("ledger.changed", "修改", "changed"),
     ("ledger.unchanged", "未变", "unchanged"),
     ("village.title", "本村光伏收益", "Our village's PV income"),
-    ("village.none", "还没有已批准的结算。", "No approved settlement yet."),
-    ("village.own", "仅显示本村数据。", "Only your village's figures are shown."),
+    (
+        "village.none",
+        "还没有已批准的结算。",
+        "No approved settlement yet.",
+    ),
+    (
+        "village.own",
+        "仅显示本村数据。",
+        "Only your village's figures are shown.",
+    ),
 ];
 
 #[cfg(test)]
@@ -280,7 +352,10 @@ mod tests {
         }
         for (i, (k, zh, en)) in CATALOGUE.iter().enumerate() {
             assert!(!zh.is_empty() && !en.is_empty(), "{k}");
-            assert!(CATALOGUE[i + 1..].iter().all(|(k2, _, _)| k2 != k), "{k} twice");
+            assert!(
+                CATALOGUE[i + 1..].iter().all(|(k2, _, _)| k2 != k),
+                "{k} twice"
+            );
         }
     }
 

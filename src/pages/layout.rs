@@ -42,7 +42,11 @@ pub fn page(ctx: &Ctx, title: &str, body: &str) -> Html<String> {
     let nav: String = links
         .iter()
         .map(|(href, label)| {
-            let current = if ctx.path == *href { " class=\"current\"" } else { "" };
+            let current = if ctx.path == *href {
+                " class=\"current\""
+            } else {
+                ""
+            };
             format!("<a href=\"{href}\"{current}>{}</a>", esc(label))
         })
         .collect();

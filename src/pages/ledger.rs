@@ -19,7 +19,11 @@ use crate::ledger::parse::FILES;
 pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     ctx.require(Permission::ViewLedger)?;
     ctx.refuse_village()?;
-    let ledger = state.store.load_ledger().await.map_err(|e| ApiError::from(e).into_response())?;
+    let ledger = state
+        .store
+        .load_ledger()
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
     let upload = if ctx.session.caller.role.may(Permission::ImportLedger) {
         format!(
             "<h2>{t}</h2><p class=\"sub\">{help}</p>\
@@ -59,7 +63,11 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&a.code),
                 esc(&a.name),
-                esc(if ctx.lang == super::Lang::Zh { a.level.zh() } else { a.level.as_str() }),
+                esc(if ctx.lang == super::Lang::Zh {
+                    a.level.zh()
+                } else {
+                    a.level.as_str()
+                }),
                 esc(a.parent_code.as_deref().unwrap_or("–")),
             )
         })
@@ -67,7 +75,12 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     let today = state.today();
     let mut shares = String::new();
     for s in &ledger.stations {
-        let own: Vec<_> = ledger.shares.iter().filter(|x| x.station_code == s.code).cloned().collect();
+        let own: Vec<_> = ledger
+            .shares
+            .iter()
+            .filter(|x| x.station_code == s.code)
+            .cloned()
+            .collect();
         for x in in_force(&own, today, |x| x.valid_from) {
             shares.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
@@ -88,7 +101,11 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
                 esc(&d.code),
                 esc(&d.station_code),
                 esc(d.kind.zh()),
-                esc(&[d.vendor.as_deref(), d.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")),
+                esc(&[d.vendor.as_deref(), d.model.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ")),
                 esc(d.protocol.as_str()),
             )
         })
@@ -127,16 +144,24 @@ pub async fn import(State(state): State<AppState>, ctx: Ctx, req: Request) -> Pa
     // The role first: a refused caller learns nothing about what its body should have been.
     ctx.require(Permission::ImportLedger)?;
     let fragment = |status: StatusCode, html: String| (status, Html(html)).into_response();
-    let mut form = Multipart::from_request(req, &state)
-        .await
-        .map_err(|e| fragment(StatusCode::BAD_REQUEST, format!("<p class=\"error\">{}</p>", esc(&e.body_text()))))?;
+    let mut form = Multipart::from_request(req, &state).await.map_err(|e| {
+        fragment(
+            StatusCode::BAD_REQUEST,
+            format!("<p class=\"error\">{}</p>", esc(&e.body_text())),
+        )
+    })?;
     let mut files: Vec<(&'static str, Vec<u8>)> = Vec::new();
     let mut names = Vec::new();
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return Err(fragment(StatusCode::BAD_REQUEST, format!("<p class=\"error\">{}</p>", esc(&e.body_text())))),
+            Err(e) => {
+                return Err(fragment(
+                    StatusCode::BAD_REQUEST,
+                    format!("<p class=\"error\">{}</p>", esc(&e.body_text())),
+                ));
+            }
         };
         let name = field.file_name().unwrap_or_default().to_owned();
         let Some(known) = FILES.iter().find(|f| name.eq_ignore_ascii_case(f)) else {
@@ -149,15 +174,31 @@ pub async fn import(State(state): State<AppState>, ctx: Ctx, req: Request) -> Pa
                 ),
             ));
         };
-        let bytes = field.bytes().await.map_err(|e| fragment(StatusCode::BAD_REQUEST, format!("<p class=\"error\">{}</p>", esc(&e.body_text()))))?;
+        let bytes = field.bytes().await.map_err(|e| {
+            fragment(
+                StatusCode::BAD_REQUEST,
+                format!("<p class=\"error\">{}</p>", esc(&e.body_text())),
+            )
+        })?;
         names.push(*known);
         files.push((known, bytes.to_vec()));
     }
     if files.is_empty() {
-        return Err(fragment(StatusCode::BAD_REQUEST, format!("<p class=\"error\">{}</p>", ctx.t("ledger.import_help"))));
+        return Err(fragment(
+            StatusCode::BAD_REQUEST,
+            format!("<p class=\"error\">{}</p>", ctx.t("ledger.import_help")),
+        ));
     }
     let subject = format!("upload:{}", names.join(","));
-    match import_files(&state.store, files, &subject, &ctx.session.caller.actor(), false).await {
+    match import_files(
+        &state.store,
+        files,
+        &subject,
+        &ctx.session.caller.actor(),
+        false,
+    )
+    .await
+    {
         Ok(report) => {
             // Gateways and devices just imported may send data at once.
             if let Err(e) = state.ingest.directory.reload().await {
@@ -166,14 +207,39 @@ pub async fn import(State(state): State<AppState>, ctx: Ctx, req: Request) -> Pa
             let rows: String = report
                 .summary
                 .iter()
-                .map(|s| format!("<li>{}: {} {} · {} {} · {} {}</li>", esc(s.file), s.new, ctx.t("ledger.new"), s.changed, ctx.t("ledger.changed"), s.unchanged, ctx.t("ledger.unchanged")))
+                .map(|s| {
+                    format!(
+                        "<li>{}: {} {} · {} {} · {} {}</li>",
+                        esc(s.file),
+                        s.new,
+                        ctx.t("ledger.new"),
+                        s.changed,
+                        ctx.t("ledger.changed"),
+                        s.unchanged,
+                        ctx.t("ledger.unchanged")
+                    )
+                })
                 .collect();
-            Ok(fragment(StatusCode::OK, format!("<p class=\"ok\" id=\"import-ok\">{}</p><ul>{rows}</ul>", ctx.t("ledger.import_ok"))))
+            Ok(fragment(
+                StatusCode::OK,
+                format!(
+                    "<p class=\"ok\" id=\"import-ok\">{}</p><ul>{rows}</ul>",
+                    ctx.t("ledger.import_ok")
+                ),
+            ))
         }
         Err(ImportError::Invalid(errors)) => {
             let rows: String = errors
                 .iter()
-                .map(|e| format!("<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>", esc(&e.file), e.line, esc(&e.column), esc(&e.reason)))
+                .map(|e| {
+                    format!(
+                        "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                        esc(&e.file),
+                        e.line,
+                        esc(&e.column),
+                        esc(&e.reason)
+                    )
+                })
                 .collect();
             Err(fragment(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -188,6 +254,9 @@ pub async fn import(State(state): State<AppState>, ctx: Ctx, req: Request) -> Pa
             ))
         }
         Err(ImportError::Store(e)) => Err(ApiError::from(e).into_response()),
-        Err(e) => Err(fragment(StatusCode::BAD_REQUEST, format!("<p class=\"error\">{}</p>", esc(&e.to_string())))),
+        Err(e) => Err(fragment(
+            StatusCode::BAD_REQUEST,
+            format!("<p class=\"error\">{}</p>", esc(&e.to_string())),
+        )),
     }
 }

@@ -54,14 +54,30 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn cookie_header(state: &AppState, name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.http.secure_cookies { "; Secure" } else { "" };
+fn cookie_header(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+) -> HeaderValue {
+    let secure = if state.config.http.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
         .parse()
         .expect("cookie values are base64url")
 }
 
-fn login_page(state: &AppState, lang: Lang, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+fn login_page(
+    state: &AppState,
+    lang: Lang,
+    next: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let token = random_token();
     let error = error
         .map(|e| format!("<p class=\"error\" id=\"login-error\">{}</p>", esc(e)))
@@ -85,16 +101,35 @@ fn login_page(state: &AppState, lang: Lang, next: &str, error: Option<&str>, sta
         on = other.self_name(),
     );
     let mut headers = HeaderMap::new();
-    headers.insert(header::SET_COOKIE, cookie_header(state, LOGIN_COOKIE, &token, "/login", 3600));
-    (status, headers, Html(layout::bare(lang.t("login.title"), &body))).into_response()
+    headers.insert(
+        header::SET_COOKIE,
+        cookie_header(state, LOGIN_COOKIE, &token, "/login", 3600),
+    );
+    (
+        status,
+        headers,
+        Html(layout::bare(lang.t("login.title"), &body)),
+    )
+        .into_response()
 }
 
 /// GET /login
-pub async fn form(State(state): State<AppState>, parts: LangOf, MaybeSession(s): MaybeSession, Query(q): Query<NextQuery>) -> Response {
+pub async fn form(
+    State(state): State<AppState>,
+    parts: LangOf,
+    MaybeSession(s): MaybeSession,
+    Query(q): Query<NextQuery>,
+) -> Response {
     if s.is_some() {
         return Redirect::to(&safe_next(q.next.as_deref())).into_response();
     }
-    login_page(&state, parts.0, &safe_next(q.next.as_deref()), None, StatusCode::OK)
+    login_page(
+        &state,
+        parts.0,
+        &safe_next(q.next.as_deref()),
+        None,
+        StatusCode::OK,
+    )
 }
 
 /// The language of a request (never refuses).
@@ -127,7 +162,13 @@ pub async fn submit(
     let next = safe_next(f.next.as_deref());
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if !same_token(&f.csrf, &expected) {
-        return login_page(&state, lang, &next, Some(lang.t("login.expired")), StatusCode::FORBIDDEN);
+        return login_page(
+            &state,
+            lang,
+            &next,
+            Some(lang.t("login.expired")),
+            StatusCode::FORBIDDEN,
+        );
     }
     if !state.login_limiter.allow(addr.ip(), Instant::now()) {
         state
@@ -144,12 +185,36 @@ pub async fn submit(
         return login_page(&state, lang, &next, Some(&e), StatusCode::TOO_MANY_REQUESTS);
     }
     let policy = state.session_policy();
-    match sessions::login(&state.store, policy, f.name.trim(), &f.password, &addr.ip().to_string()).await {
+    match sessions::login(
+        &state.store,
+        policy,
+        f.name.trim(),
+        &f.password,
+        &addr.ip().to_string(),
+    )
+    .await
+    {
         Ok((value, session)) => {
-            let target = if session.must_change_password { "/password".to_owned() } else { next };
+            let target = if session.must_change_password {
+                "/password".to_owned()
+            } else {
+                next
+            };
             let mut h = HeaderMap::new();
-            h.append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, &value, "/", policy.max_age.num_seconds()));
-            h.append(header::SET_COOKIE, cookie_header(&state, LOGIN_COOKIE, "", "/login", 0));
+            h.append(
+                header::SET_COOKIE,
+                cookie_header(
+                    &state,
+                    SESSION_COOKIE,
+                    &value,
+                    "/",
+                    policy.max_age.num_seconds(),
+                ),
+            );
+            h.append(
+                header::SET_COOKIE,
+                cookie_header(&state, LOGIN_COOKIE, "", "/login", 0),
+            );
             (h, Redirect::to(&target)).into_response()
         }
         Err(LoginError::Store(e)) => crate::http::error::ApiError::from(e).into_response(),
@@ -171,13 +236,19 @@ pub async fn logout(State(state): State<AppState>, MaybeSession(s): MaybeSession
         return crate::http::error::ApiError::from(e).into_response();
     }
     let mut h = HeaderMap::new();
-    h.insert(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, "", "/", 0));
+    h.insert(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, "", "/", 0),
+    );
     (h, Redirect::to("/login")).into_response()
 }
 
 fn password_page(ctx: &Ctx, error: Option<&str>, status: StatusCode) -> Response {
     let notice = if ctx.session.must_change_password {
-        format!("<p class=\"notice\" id=\"must-change\">{}</p>", ctx.t("password.must"))
+        format!(
+            "<p class=\"notice\" id=\"must-change\">{}</p>",
+            ctx.t("password.must")
+        )
     } else {
         String::new()
     };
@@ -213,14 +284,26 @@ pub struct PasswordForm {
 }
 
 /// POST /password (the CSRF field is checked by the session layer)
-pub async fn password_submit(State(state): State<AppState>, ctx: Ctx, Form(f): Form<PasswordForm>) -> PageResult {
+pub async fn password_submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(f): Form<PasswordForm>,
+) -> PageResult {
     if f.new != f.repeat {
-        return Err(password_page(&ctx, Some(ctx.t("password.mismatch")), StatusCode::BAD_REQUEST));
+        return Err(password_page(
+            &ctx,
+            Some(ctx.t("password.mismatch")),
+            StatusCode::BAD_REQUEST,
+        ));
     }
     match sessions::change_password(&state.store, &ctx.session, &f.current, &f.new).await {
         Ok(()) => Ok(Redirect::to("/").into_response()),
         Err(LoginError::Store(e)) => Err(crate::http::error::ApiError::from(e).into_response()),
-        Err(e) => Err(password_page(&ctx, Some(&e.to_string()), StatusCode::BAD_REQUEST)),
+        Err(e) => Err(password_page(
+            &ctx,
+            Some(&e.to_string()),
+            StatusCode::BAD_REQUEST,
+        )),
     }
 }
 

@@ -5,6 +5,10 @@
 //! browser from the JSON API (same session, same permission check) with the vendored
 //! uPlot served by [`assets`].
 
+// Page handlers answer a Response either way (the page, or a redirect or refusal page);
+// boxing the error side would only add an allocation on the way to axum.
+#![allow(clippy::result_large_err)]
+
 mod assets;
 pub mod html;
 pub mod i18n;
@@ -39,10 +43,16 @@ pub fn router() -> Router<AppState> {
         .route("/", get(overview::page))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
-        .route("/password", get(login::password_form).post(login::password_submit))
+        .route(
+            "/password",
+            get(login::password_form).post(login::password_submit),
+        )
         .route("/lang/{code}", get(i18n::switch))
         .route("/stations/{code}", get(station::page))
-        .route("/settlements", get(settlements::list).post(settlements::run))
+        .route(
+            "/settlements",
+            get(settlements::list).post(settlements::run),
+        )
         .route("/settlements/{id}", get(settlements::detail))
         .route("/settlements/{id}/review", post(settlements::review))
         .route("/settlements/{id}/approve", post(settlements::approve))
@@ -125,11 +135,9 @@ impl FromRequestParts<AppState> for Ctx {
                 .map(|p| p.as_str())
                 .unwrap_or("/");
             let _ = state;
-            return Err(Redirect::to(&format!(
-                "/login?next={}",
-                html::path_segment(next)
-            ))
-            .into_response());
+            return Err(
+                Redirect::to(&format!("/login?next={}", html::path_segment(next))).into_response(),
+            );
         };
         if session.must_change_password && path != "/password" {
             return Err(Redirect::to("/password").into_response());
@@ -144,5 +152,12 @@ impl FromRequestParts<AppState> for Ctx {
 
 /// A plain page for errors outside a session's context (e.g. a 5xx).
 pub fn plain_error(status: StatusCode, message: &str) -> Response {
-    (status, Html(layout::bare("pvledger", &format!("<p>{}</p>", html::esc(message))))).into_response()
+    (
+        status,
+        Html(layout::bare(
+            "pvledger",
+            &format!("<p>{}</p>", html::esc(message)),
+        )),
+    )
+        .into_response()
 }

@@ -49,7 +49,9 @@ async fn energy_sums(state: &AppState) -> Result<Sums, ApiError> {
     let rows = dispatch!(&state.store, telemetry::daily(&ids, from, today))?;
     let mut sums: Sums = HashMap::new();
     for r in rows {
-        let Some(station) = inverters.get(&r.device_id) else { continue };
+        let Some(station) = inverters.get(&r.device_id) else {
+            continue;
+        };
         let s = sums.entry((*station).to_owned()).or_default();
         if r.day == today {
             s[0] += r.energy_kwh;
@@ -77,7 +79,12 @@ fn energy(kwh: f64) -> String {
 }
 
 fn capacity(s: &StationWithHealth) -> f64 {
-    s.station.dc_capacity_kwp.0.to_string().parse().unwrap_or(0.0)
+    s.station
+        .dc_capacity_kwp
+        .0
+        .to_string()
+        .parse()
+        .unwrap_or(0.0)
 }
 
 /// An SVG of the stations at their coordinates (equirectangular is exact enough for a county).
@@ -122,7 +129,13 @@ fn map(ctx: &Ctx, stations: &[StationWithHealth]) -> String {
         StationState::Fault,
     ]
     .into_iter()
-    .map(|s| format!("<span class=\"legend st-{}\">● {}</span>", state_key(s), state_label(ctx, s)))
+    .map(|s| {
+        format!(
+            "<span class=\"legend st-{}\">● {}</span>",
+            state_key(s),
+            state_label(ctx, s)
+        )
+    })
     .collect();
     format!("<svg class=\"map\" viewBox=\"0 0 {w} {h}\" role=\"img\">{dots}</svg><p>{legend}</p>")
 }
@@ -135,28 +148,72 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     ctx.require(Permission::ViewTelemetry)?;
     ctx.require(Permission::ViewLedger)?;
     let fail = |e: ApiError| e.into_response();
-    let stations = dispatch!(&state.store, ledger::list_stations(None)).map_err(|e| fail(e.into()))?;
+    let stations =
+        dispatch!(&state.store, ledger::list_stations(None)).map_err(|e| fail(e.into()))?;
     let stations = with_health(&state, stations).await.map_err(fail)?;
     let sums = energy_sums(&state).await.map_err(fail)?;
     let total = |i: usize| sums.values().map(|s| s[i]).sum::<f64>();
-    let power_kw: f64 = stations.iter().filter_map(|s| s.health.power_w).sum::<f64>() / 1000.0;
-    let count = |f: &dyn Fn(StationState) -> bool| stations.iter().filter(|s| f(s.health.state)).count();
+    let power_kw: f64 = stations
+        .iter()
+        .filter_map(|s| s.health.power_w)
+        .sum::<f64>()
+        / 1000.0;
+    let count =
+        |f: &dyn Fn(StationState) -> bool| stations.iter().filter(|s| f(s.health.state)).count();
     let producing = count(&|s| s == StationState::Producing);
     let offline = count(&|s| s == StationState::Offline);
     let fault = count(&|s| s == StationState::Fault);
     let standby = stations.len() - producing - offline - fault;
     let card = |id: &str, label: &str, value: String, cls: &str| {
-        format!("<div class=\"card {cls}\" id=\"{id}\"><div class=\"label\">{label}</div><div class=\"value\">{}</div></div>", esc(&value))
+        format!(
+            "<div class=\"card {cls}\" id=\"{id}\"><div class=\"label\">{label}</div><div class=\"value\">{}</div></div>",
+            esc(&value)
+        )
     };
     let cards = [
-        card("power-now", ctx.t("overview.power"), format!("{} kW", num(Some(power_kw), 1)), ""),
-        card("energy-today", ctx.t("overview.today"), energy(total(0)), ""),
-        card("energy-month", ctx.t("overview.month"), energy(total(1)), ""),
+        card(
+            "power-now",
+            ctx.t("overview.power"),
+            format!("{} kW", num(Some(power_kw), 1)),
+            "",
+        ),
+        card(
+            "energy-today",
+            ctx.t("overview.today"),
+            energy(total(0)),
+            "",
+        ),
+        card(
+            "energy-month",
+            ctx.t("overview.month"),
+            energy(total(1)),
+            "",
+        ),
         card("energy-year", ctx.t("overview.year"), energy(total(2)), ""),
-        card("count-producing", ctx.t("overview.producing"), producing.to_string(), "st-producing"),
-        card("count-standby", ctx.t("overview.standby"), standby.to_string(), ""),
-        card("count-offline", ctx.t("overview.offline"), offline.to_string(), "st-offline"),
-        card("count-fault", ctx.t("overview.fault"), fault.to_string(), "st-fault"),
+        card(
+            "count-producing",
+            ctx.t("overview.producing"),
+            producing.to_string(),
+            "st-producing",
+        ),
+        card(
+            "count-standby",
+            ctx.t("overview.standby"),
+            standby.to_string(),
+            "",
+        ),
+        card(
+            "count-offline",
+            ctx.t("overview.offline"),
+            offline.to_string(),
+            "st-offline",
+        ),
+        card(
+            "count-fault",
+            ctx.t("overview.fault"),
+            fault.to_string(),
+            "st-fault",
+        ),
     ]
     .concat();
 
@@ -164,8 +221,10 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
         let kwp = capacity(s);
         (kwp > 0.0).then(|| sums.get(&s.station.code).map_or(0.0, |v| v[3]) / kwp)
     };
-    let mut ranked: Vec<(&StationWithHealth, f64)> =
-        stations.iter().filter_map(|s| Some((s, yield30(s)?))).collect();
+    let mut ranked: Vec<(&StationWithHealth, f64)> = stations
+        .iter()
+        .filter_map(|s| Some((s, yield30(s)?)))
+        .collect();
     ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
     let row = |s: &StationWithHealth| {
         format!(
@@ -183,8 +242,13 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     };
     let head = format!(
         "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        ctx.t("col.station"), ctx.t("col.code"), ctx.t("col.state"), ctx.t("col.capacity"),
-        ctx.t("col.power"), ctx.t("col.today"), ctx.t("col.yield30")
+        ctx.t("col.station"),
+        ctx.t("col.code"),
+        ctx.t("col.state"),
+        ctx.t("col.capacity"),
+        ctx.t("col.power"),
+        ctx.t("col.today"),
+        ctx.t("col.yield30")
     );
     let worst: String = ranked.iter().take(5).map(|(s, _)| row(s)).collect();
     let all: String = stations.iter().map(row).collect();

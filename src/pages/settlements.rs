@@ -109,7 +109,10 @@ async fn refuse(state: &AppState, ctx: &Ctx, message: String) -> PageResult {
     let rows = dispatch!(&state.store, settle::list(None)).map_err(store_error)?;
     Err((
         StatusCode::UNPROCESSABLE_ENTITY,
-        ctx.render(ctx.t("settle.title"), &list_body(ctx, &rows, Some(&message))),
+        ctx.render(
+            ctx.t("settle.title"),
+            &list_body(ctx, &rows, Some(&message)),
+        ),
     )
         .into_response())
 }
@@ -118,10 +121,26 @@ async fn refuse(state: &AppState, ctx: &Ctx, message: String) -> PageResult {
 pub async fn run(State(state): State<AppState>, ctx: Ctx, Form(f): Form<RunForm>) -> PageResult {
     ctx.require(Permission::SettleMoney)?;
     let Ok(period) = f.period.trim().parse::<Period>() else {
-        return refuse(&state, &ctx, format!("结算月份 {:?} 无效，应为 YYYY-MM (the period is not a month)", f.period)).await;
+        return refuse(
+            &state,
+            &ctx,
+            format!(
+                "结算月份 {:?} 无效，应为 YYYY-MM (the period is not a month)",
+                f.period
+            ),
+        )
+        .await;
     };
     let county = f.county.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    match run::settle(&state.store, &state.config.settlement, county, period, &ctx.session.caller.actor()).await {
+    match run::settle(
+        &state.store,
+        &state.config.settlement,
+        county,
+        period,
+        &ctx.session.caller.actor(),
+    )
+    .await
+    {
         Ok((row, _)) => Ok(Redirect::to(&format!("/settlements/{}", row.id)).into_response()),
         Err(SettleError::Store(e)) => Err(store_error(e)),
         Err(e) => refuse(&state, &ctx, e.to_string()).await,
@@ -134,9 +153,26 @@ pub async fn detail(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>
     ctx.refuse_village()?;
     let row = dispatch!(&state.store, settle::get(id))
         .map_err(store_error)?
-        .ok_or_else(|| (StatusCode::NOT_FOUND, ctx.render(ctx.t("settle.detail"), &format!("<p>{} {id}</p>", ctx.t("settle.none")))).into_response())?;
+        .ok_or_else(|| {
+            (
+                StatusCode::NOT_FOUND,
+                ctx.render(
+                    ctx.t("settle.detail"),
+                    &format!("<p>{} {id}</p>", ctx.t("settle.none")),
+                ),
+            )
+                .into_response()
+        })?;
     let lines = export::load(&state.store, id).await.map_err(store_error)?;
-    Ok(ctx.render(&format!("{} {} {}", ctx.t("settle.detail"), row.county_code, row.period), &detail_body(&ctx, &row, &lines)))
+    Ok(ctx.render(
+        &format!(
+            "{} {} {}",
+            ctx.t("settle.detail"),
+            row.county_code,
+            row.period
+        ),
+        &detail_body(&ctx, &row, &lines),
+    ))
 }
 
 fn detail_body(ctx: &Ctx, row: &SettlementRow, lines: &export::Lines) -> String {
@@ -194,7 +230,11 @@ fn detail_body(ctx: &Ctx, row: &SettlementRow, lines: &export::Lines) -> String 
             )
         })
         .collect();
-    let locked = if row.status == "draft" { String::new() } else { format!("<p class=\"sub\">{}</p>", ctx.t("settle.locked")) };
+    let locked = if row.status == "draft" {
+        String::new()
+    } else {
+        format!("<p class=\"sub\">{}</p>", ctx.t("settle.locked"))
+    };
     format!(
         "<p class=\"status\" id=\"settlement-status\" data-status=\"{status}\">{label} · {dist_t} <b>{total}</b> 元</p>{actions}{locked}\
          <h2>{st_t}</h2><div class=\"scroll\"><table id=\"settlement-stations\"><tr><th>{c_st}</th><th>{c_en}</th><th>{c_inc}</th><th>{c_dist}</th></tr>{stations}</table></div>\
@@ -228,7 +268,18 @@ async fn advance(state: AppState, ctx: Ctx, id: i64, verb: &'static str) -> Page
                 SettleError::NotFound(_) => StatusCode::NOT_FOUND,
                 _ => StatusCode::CONFLICT,
             };
-            Err((status, ctx.render(ctx.t("settle.detail"), &format!("<p class=\"error\">{}</p><p><a href=\"/settlements/{id}\">{}</a></p>", esc(&e.to_string()), ctx.t("settle.detail")))).into_response())
+            Err((
+                status,
+                ctx.render(
+                    ctx.t("settle.detail"),
+                    &format!(
+                        "<p class=\"error\">{}</p><p><a href=\"/settlements/{id}\">{}</a></p>",
+                        esc(&e.to_string()),
+                        ctx.t("settle.detail")
+                    ),
+                ),
+            )
+                .into_response())
         }
     }
 }

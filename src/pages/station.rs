@@ -31,25 +31,40 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
     let station = dispatch!(&state.store, ledger::get_station(&code))
         .map_err(|e| fail(e.into()))?
         .ok_or_else(|| {
-            (StatusCode::NOT_FOUND, ctx.render(ctx.t("station.title"), &format!("<p>{} {}</p>", ctx.t("station.nodata"), esc(&code)))).into_response()
+            (
+                StatusCode::NOT_FOUND,
+                ctx.render(
+                    ctx.t("station.title"),
+                    &format!("<p>{} {}</p>", ctx.t("station.nodata"), esc(&code)),
+                ),
+            )
+                .into_response()
         })?;
-    let (_, share_history, devices) = dispatch!(&state.store, ledger::station_details(&code))
-        .map_err(|e| fail(e.into()))?;
+    let (_, share_history, devices) =
+        dispatch!(&state.store, ledger::station_details(&code)).map_err(|e| fail(e.into()))?;
     let today = state.today();
     let shares = in_force(&share_history, today, |s| s.valid_from);
-    let health = with_health(&state, vec![station.clone()]).await.map_err(fail)?.remove(0).health;
+    let health = with_health(&state, vec![station.clone()])
+        .await
+        .map_err(fail)?
+        .remove(0)
+        .health;
 
     // Inverters: the latest reading and the 30-day specific yield (kWh per kWp).
     let ids: Vec<i64> = devices.iter().map(|d| d.id).collect();
-    let daily = dispatch!(&state.store, telemetry::daily(&ids, today - chrono::Duration::days(29), today))
-        .map_err(|e| fail(e.into()))?;
+    let daily = dispatch!(
+        &state.store,
+        telemetry::daily(&ids, today - chrono::Duration::days(29), today)
+    )
+    .map_err(|e| fail(e.into()))?;
     let mut energy30: HashMap<i64, f64> = HashMap::new();
     for r in &daily {
         *energy30.entry(r.device_id).or_default() += r.energy_kwh;
     }
     let mut inverter_rows = String::new();
     for d in devices.iter().filter(|d| d.kind == DeviceKind::Inverter) {
-        let latest = dispatch!(&state.store, telemetry::latest_of(d.id)).map_err(|e| fail(e.into()))?;
+        let latest =
+            dispatch!(&state.store, telemetry::latest_of(d.id)).map_err(|e| fail(e.into()))?;
         let kwp = d.dc_kwp.as_ref().map(dec_f64).filter(|k| *k > 0.0);
         let sy = kwp.map(|k| energy30.get(&d.id).copied().unwrap_or(0.0) / k);
         inverter_rows.push_str(&format!(
@@ -65,7 +80,15 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
     }
     let share_rows: String = shares
         .iter()
-        .map(|s| format!("<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>", esc(&s.village_code), esc(&s.share.0.to_string()), esc(s.basis.zh()), s.valid_from))
+        .map(|s| {
+            format!(
+                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&s.village_code),
+                esc(&s.share.0.to_string()),
+                esc(s.basis.zh()),
+                s.valid_from
+            )
+        })
         .collect();
     let opt = |v: &Option<String>| esc(v.as_deref().unwrap_or("–"));
     let year_start = today.with_ordinal(1).expect("day 1 exists");
@@ -87,7 +110,10 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
          <script src=\"/static/uplot.js\"></script><script src=\"/static/charts.js\"></script>",
         tz = esc(state.config.time.zone.name()),
         cls = super::overview::state_key(health.state),
-        state = ctx.t(&format!("state.{}", super::overview::state_key(health.state))),
+        state = ctx.t(&format!(
+            "state.{}",
+            super::overview::state_key(health.state)
+        )),
         power = num(health.power_w.map(|w| w / 1000.0), 1),
         today_kwh = num(Some(health.today_kwh), 1),
         power_t = ctx.t("station.power"),
@@ -106,11 +132,18 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
         c_code = ctx.t("col.code"),
         code = esc(&station.code),
         c_kind = ctx.t("col.kind"),
-        kind = esc(if ctx.lang == super::Lang::Zh { station.kind.zh() } else { station.kind.as_str() }),
+        kind = esc(if ctx.lang == super::Lang::Zh {
+            station.kind.zh()
+        } else {
+            station.kind.as_str()
+        }),
         c_cap = ctx.t("col.capacity"),
         cap = esc(&station.dc_capacity_kwp.0.to_string()),
         grid_t = ctx.t("station.grid_date"),
-        grid = station.grid_connection_date.map(|d| d.to_string()).unwrap_or_else(|| "–".into()),
+        grid = station
+            .grid_connection_date
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "–".into()),
         batch_t = ctx.t("station.batch"),
         batch = opt(&station.subsidy_batch),
         c_om = ctx.t("col.om"),

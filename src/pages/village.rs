@@ -20,7 +20,11 @@ pub struct VillageQuery {
 }
 
 /// GET /village
-pub async fn page(State(state): State<AppState>, ctx: Ctx, Query(q): Query<VillageQuery>) -> PageResult {
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<VillageQuery>,
+) -> PageResult {
     ctx.require(Permission::ViewSettlements)?;
     let code = match (&ctx.session.caller.village_code, q.code) {
         (Some(own), Some(asked)) if *own != asked => return Err(ctx.forbidden()),
@@ -30,24 +34,47 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Query(q): Query<Villa
     };
     let fail = |e: sqlx::Error| ApiError::from(e).into_response();
     let ledger = state.store.load_ledger().await.map_err(fail)?;
-    let name = ledger.areas.iter().find(|a| a.code == code).map(|a| a.name.clone()).unwrap_or_default();
+    let name = ledger
+        .areas
+        .iter()
+        .find(|a| a.code == code)
+        .map(|a| a.name.clone())
+        .unwrap_or_default();
     let settlements = dispatch!(&state.store, settle::list(None)).map_err(fail)?;
     let mut sections = String::new();
     for s in settlements.iter().filter(|s| s.status == "approved") {
         let lines = export::load(&state.store, s.id).await.map_err(fail)?;
-        let own: Vec<_> = lines.villages.iter().filter(|v| v.village_code == code).collect();
+        let own: Vec<_> = lines
+            .villages
+            .iter()
+            .filter(|v| v.village_code == code)
+            .collect();
         if own.is_empty() {
             continue;
         }
         let stations: String = own
             .iter()
-            .map(|v| format!("<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", esc(&v.station_code), esc(&v.share.0.to_string()), yuan(&v.amount_yuan)))
+            .map(|v| {
+                format!(
+                    "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                    esc(&v.station_code),
+                    esc(&v.share.0.to_string()),
+                    yuan(&v.amount_yuan)
+                )
+            })
             .collect();
         let uses: String = lines
             .uses
             .iter()
             .filter(|u| u.village_code == code)
-            .map(|u| format!("<tr><td>{}</td><td class=\"n\">{}%</td><td class=\"n\">{}</td></tr>", esc(&use_label(ctx.lang, &u.use_code)), esc(&u.percent.0.to_string()), yuan(&u.amount_yuan)))
+            .map(|u| {
+                format!(
+                    "<tr><td>{}</td><td class=\"n\">{}%</td><td class=\"n\">{}</td></tr>",
+                    esc(&use_label(ctx.lang, &u.use_code)),
+                    esc(&u.percent.0.to_string()),
+                    yuan(&u.amount_yuan)
+                )
+            })
             .collect();
         sections.push_str(&format!(
             "<section class=\"village-period\"><h2>{period}</h2>\
@@ -63,6 +90,11 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Query(q): Query<Villa
     if sections.is_empty() {
         sections = format!("<p>{}</p>", ctx.t("village.none"));
     }
-    let body = format!("<p class=\"sub\">{} {} · {}</p>{sections}", esc(&name), esc(&code), ctx.t("village.own"));
+    let body = format!(
+        "<p class=\"sub\">{} {} · {}</p>{sections}",
+        esc(&name),
+        esc(&code),
+        ctx.t("village.own")
+    );
     Ok(ctx.render(ctx.t("village.title"), &body))
 }

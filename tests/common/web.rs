@@ -105,7 +105,12 @@ impl Browser {
         let token = hidden(&form.body, "csrf").expect("the login form has a token");
         self.post_form(
             "/login",
-            &[("name", name), ("password", password), ("csrf", &token), ("next", "/")],
+            &[
+                ("name", name),
+                ("password", password),
+                ("csrf", &token),
+                ("next", "/"),
+            ],
         )
         .await
     }

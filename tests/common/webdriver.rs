@@ -93,7 +93,10 @@ impl Driver {
         let req = match method {
             "GET" => self.http.get(&url),
             "DELETE" => self.http.delete(&url),
-            _ => self.http.post(&url).json(&body.unwrap_or_else(|| json!({}))),
+            _ => self
+                .http
+                .post(&url)
+                .json(&body.unwrap_or_else(|| json!({}))),
         };
         let r: Value = req.send().await.unwrap().json().await.unwrap();
         if let Some(e) = r["value"].get("error") {
@@ -107,28 +110,44 @@ impl Driver {
     }
 
     pub async fn current_url(&self) -> String {
-        self.cmd("GET", "/url", None).await.as_str().unwrap().to_owned()
+        self.cmd("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn source(&self) -> String {
-        self.cmd("GET", "/source", None).await.as_str().unwrap().to_owned()
+        self.cmd("GET", "/source", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// The element matching a CSS selector (fails the test when there is none).
     pub async fn find(&self, css: &str) -> String {
         let v = self
-            .cmd("POST", "/element", Some(json!({"using": "css selector", "value": css})))
+            .cmd(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await;
         v[ELEMENT].as_str().unwrap().to_owned()
     }
 
     /// How many elements match a CSS selector.
     pub async fn count(&self, css: &str) -> usize {
-        self.cmd("POST", "/elements", Some(json!({"using": "css selector", "value": css})))
-            .await
-            .as_array()
-            .unwrap()
-            .len()
+        self.cmd(
+            "POST",
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .len()
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -150,8 +169,12 @@ impl Driver {
 
     pub async fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css).await;
-        self.cmd("POST", &format!("/element/{e}/value"), Some(json!({ "text": text })))
-            .await;
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
     }
 
     pub async fn click(&self, css: &str) {
@@ -163,7 +186,8 @@ impl Driver {
     /// Clicks something that loads a new page, and waits until the new page has loaded
     /// (a click may return while the old document is still shown).
     pub async fn click_and_wait(&self, css: &str) {
-        self.run_sync("window.__pvl_old_page = true; return 0;").await;
+        self.run_sync("window.__pvl_old_page = true; return 0;")
+            .await;
         self.click(css).await;
         for _ in 0..200 {
             let v = self
@@ -178,14 +202,22 @@ impl Driver {
     }
 
     pub async fn run_sync(&self, script: &str) -> Value {
-        self.cmd("POST", "/execute/sync", Some(json!({ "script": script, "args": [] })))
-            .await
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
     }
 
     /// Runs an async script: the last argument is the callback that returns its result.
     pub async fn run_async(&self, script: &str) -> Value {
-        self.cmd("POST", "/execute/async", Some(json!({ "script": script, "args": [] })))
-            .await
+        self.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
     }
 
     /// Polls until `css` matches (pages that fill in by fetch()).
@@ -196,12 +228,19 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("timed out waiting for {css} on {}", self.current_url().await);
+        panic!(
+            "timed out waiting for {css} on {}",
+            self.current_url().await
+        );
     }
 
     pub async fn window_size(&self, width: u32, height: u32) {
-        self.cmd("POST", "/window/rect", Some(json!({"width": width, "height": height})))
-            .await;
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
     }
 
     /// Saves a PNG of the page into the screenshot directory.
