@@ -258,14 +258,22 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // Close the browser; chromedriver itself is killed by its guard.
-        let (http, url) = (self.http.clone(), self.url.clone());
+        // Close the browser; chromedriver itself is killed by its guard. A fresh client on
+        // its own runtime: the test's pooled connections belong to the runtime this drop
+        // blocks, and would wait for their timeout.
+        let url = self.url.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(async { http.delete(url).send().await.ok() });
+            rt.block_on(async {
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap();
+                http.delete(url).send().await.ok()
+            });
         })
         .join();
     }
