@@ -236,7 +236,7 @@ fn detail_body(ctx: &Ctx, row: &SettlementRow, lines: &export::Lines) -> String 
         format!("<p class=\"sub\">{}</p>", ctx.t("settle.locked"))
     };
     format!(
-        "<p class=\"status\" id=\"settlement-status\" data-status=\"{status}\">{label} · {dist_t} <b>{total}</b> 元</p>{actions}{locked}\
+        "<p class=\"status\" id=\"settlement-status\" data-status=\"{status}\">{label} · {dist_t} <b>{total}</b></p>{actions}{locked}\
          <h2>{st_t}</h2><div class=\"scroll\"><table id=\"settlement-stations\"><tr><th>{c_st}</th><th>{c_en}</th><th>{c_inc}</th><th>{c_dist}</th></tr>{stations}</table></div>\
          <h2>{vi_t}</h2><div class=\"scroll\"><table id=\"settlement-villages\"><tr><th>{c_v}</th><th>{c_st}</th><th>{c_sh}</th><th>{c_am}</th></tr>{villages}</table></div>\
          <h2>{us_t}</h2><div class=\"scroll\"><table id=\"settlement-uses\"><tr><th>{c_v}</th><th>{c_use}</th><th>%</th><th>{c_am}</th></tr>{uses}</table></div>",
