@@ -61,12 +61,14 @@ impl Application {
         )
         .await
         .context("starting ingest")?;
+        let config_limit = config.http.login_attempts_per_minute;
         let state = AppState {
             store,
             config: Arc::new(config),
             mode,
             ingest,
             mqtt: Arc::default(),
+            login_limiter: Arc::new(crate::auth::limiter::LoginLimiter::new(config_limit)),
         };
         let (receiver, broker) = receiver_config(&state)?;
         let polled = if state.config.modbus.enabled {
@@ -144,10 +146,13 @@ impl Application {
             ))
         });
         tracing::info!(%addr, "serving HTTP");
-        let served = axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("HTTP server failed");
+        let served = axum::serve(
+            listener,
+            http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("HTTP server failed");
         shutdown.cancel();
         if let Some(mqtt) = mqtt {
             let _ = mqtt.await;

@@ -415,6 +415,9 @@ pub async fn announce_first_admin(store: &Store) -> anyhow::Result<()> {
             "首次启动：已创建管理员 admin，一次性密码（只显示这一次）/ first start: administrator `admin` created; one-time password (shown only once):"
         );
         println!("{password}");
+        println!(
+            "请在浏览器打开 /login 登录，首次登录须修改此密码 / log in at /login in a browser; this password must be changed at the first login"
+        );
     }
     Ok(())
 }

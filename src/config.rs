@@ -145,6 +145,18 @@ pub struct DatabaseConfig {
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// Mark the session cookie `Secure` (set when pvledger is served behind TLS).
+    pub secure_cookies: bool,
+    /// A browser session ends after this many minutes without a request.
+    pub session_idle_minutes: u32,
+    /// A browser session ends this many hours after login, however active.
+    pub session_max_hours: u32,
+    /// Consecutive failed logins after which an account is locked.
+    pub login_max_failures: u32,
+    /// How long a locked account stays locked, minutes.
+    pub login_lockout_minutes: u32,
+    /// Login attempts allowed per client address and minute (all user names together).
+    pub login_attempts_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +327,23 @@ impl Config {
                 "mqtt.topic_prefix",
                 "must be non-empty and free of MQTT wildcards".into(),
             ));
+        }
+        for (key, v) in [
+            ("http.session_idle_minutes", self.http.session_idle_minutes),
+            ("http.session_max_hours", self.http.session_max_hours),
+            ("http.login_max_failures", self.http.login_max_failures),
+            (
+                "http.login_lockout_minutes",
+                self.http.login_lockout_minutes,
+            ),
+            (
+                "http.login_attempts_per_minute",
+                self.http.login_attempts_per_minute,
+            ),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
         }
         if self.modbus.interval_s == 0 {
             return Err(invalid(

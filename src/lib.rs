@@ -15,8 +15,8 @@
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
 //! - [`report`]: XLSX workbooks and Chinese A4 PDFs (fonts, layout), for settlement and assessment.
 //! - [`audit`]: the append-only audit trail.
-//! - [`auth`]: credential hashing.
-//! - [`http`]: the JSON API.
+//! - [`auth`]: credential hashing, roles, accounts, browser sessions and login lock-out.
+//! - [`http`]: the JSON API and the session/CSRF layer; [`pages`]: the server-rendered web pages.
 //! - [`app`]: start-up and graceful shutdown; [`cli`]: the command line.
 
 pub mod app;
@@ -32,6 +32,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod logging;
 pub mod modbus;
+pub mod pages;
 pub mod reading;
 pub mod report;
 pub mod series;

@@ -411,8 +411,11 @@ async fn the_embedded_broker_admits_gateways_by_their_ledger_credential() {
         .await
         .unwrap();
     tokio::spawn(async move { while el.poll().await.is_ok() {} });
+    // Reading telemetry back needs a user's token since accounts exist.
+    let reader =
+        common::client_with_token(&common::role_token(&db.store, "technician", None).await);
     let latest = eventually(10, "the reading through the embedded broker", || async {
-        let r = http
+        let r = reader
             .get(format!("{base}/api/v1/devices/{INV}/latest"))
             .send()
             .await

@@ -21,6 +21,11 @@ pub struct UserRow {
     pub village_code: Option<String>,
     pub password_hash: String,
     pub disabled: bool,
+    /// Consecutive wrong passwords, and until when the account is locked because of them.
+    pub failed_logins: i32,
+    pub locked_until: Option<Ts>,
+    /// The password was printed once (first start, `user add`) and must be replaced.
+    pub must_change_password: bool,
 }
 
 /// Who is calling: a user with a role (and, for a village user, its village).
@@ -167,7 +172,8 @@ async fn insert(
     let mut tx = store.begin().await?;
     dispatch_tx!(
         &mut tx,
-        accounts::insert_user(name, role.as_str(), village, &hash, Ts(Utc::now()))
+        // Printed passwords are one-time: the first login must replace them.
+        accounts::insert_user(name, role.as_str(), village, &hash, true, Ts(Utc::now()))
     )?;
     let entry = AuditEntry {
         actor: actor.into(),

@@ -1,6 +1,7 @@
-//! The caller of an API request, from its `Authorization: Bearer` token, and the
-//! permission check every route makes. Gateway credentials are not accepted here: they
-//! work for ingest only.
+//! The caller of a request, from its `Authorization: Bearer` token or from the browser
+//! session the [`super::session`] layer found behind its cookie, and the permission check
+//! every route and page makes. Pages and the browser's fetch() calls to the JSON API thus
+//! share one check. Gateway credentials are not accepted here: they work for ingest only.
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -11,23 +12,35 @@ use super::AppState;
 use super::error::ApiError;
 use crate::auth::Permission;
 use crate::auth::accounts::{Caller, caller_by_token};
+use crate::auth::sessions::Session;
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
+        let bearer = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                unauthorized("需要登录或 API 令牌 (send Authorization: Bearer <token>)")
-            })?;
-        caller_by_token(&state.store, token)
-            .await?
-            .ok_or_else(|| unauthorized("令牌无效或已撤销 (the token is unknown or revoked)"))
+            .map(str::trim);
+        if let Some(token) = bearer {
+            return caller_by_token(&state.store, token)
+                .await?
+                .ok_or_else(|| unauthorized("令牌无效或已撤销 (the token is unknown or revoked)"));
+        }
+        match parts.extensions.get::<Session>() {
+            Some(s) if s.must_change_password => Err(ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "password_change_required",
+                message: "请先修改一次性密码 (change the one-time password first, at /password)"
+                    .into(),
+            }),
+            Some(s) => Ok(s.caller.clone()),
+            None => Err(unauthorized(
+                "需要登录或 API 令牌 (log in, or send Authorization: Bearer <token>)",
+            )),
+        }
     }
 }
 

@@ -126,7 +126,7 @@ pub async fn stations(
 }
 
 /// Adds health fields: latest readings of the last two days, today's energy, sun position.
-async fn with_health(
+pub(crate) async fn with_health(
     state: &AppState,
     stations: Vec<Station>,
 ) -> Result<Vec<StationWithHealth>, ApiError> {

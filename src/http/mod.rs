@@ -1,17 +1,21 @@
-//! The HTTP service: the JSON API under /api/v1 and the health probes.
+//! The HTTP service: the JSON API under /api/v1 (its routes listed once in [`api_routes`],
+//! which the router, the OpenAPI check and the authorization test all use), the health
+//! probes, and the web pages of [`crate::pages`], behind the browser-session layer.
 
 mod auth;
 pub mod error;
 mod health;
 mod ingest;
-mod ledger;
+pub(crate) mod ledger;
+mod openapi;
+pub mod session;
 mod settlement;
 mod telemetry;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use chrono::NaiveDate;
 
 use crate::config::Config;
@@ -27,6 +31,8 @@ pub struct AppState {
     pub mode: TimeSeriesMode,
     pub ingest: Ingest,
     pub mqtt: Arc<MqttState>,
+    /// Login attempts per client address.
+    pub login_limiter: Arc<crate::auth::limiter::LoginLimiter>,
 }
 
 impl AppState {
@@ -36,43 +42,101 @@ impl AppState {
             .with_timezone(&self.config.time.zone)
             .date_naive()
     }
+
+    /// Session expiry and lock-out rules.
+    pub fn session_policy(&self) -> crate::auth::sessions::Policy {
+        crate::auth::sessions::Policy::from_config(&self.config.http)
+    }
+}
+
+/// One route of the JSON API: method, path (axum syntax) and handler.
+pub struct ApiRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+fn api(method: &'static str, path: &'static str, handler: MethodRouter<AppState>) -> ApiRoute {
+    ApiRoute {
+        method,
+        path,
+        handler,
+    }
+}
+
+/// Every route of the JSON API, in one place: the router is built from it, and the tests
+/// compare it with the OpenAPI document and the authorization table.
+pub fn api_routes() -> Vec<ApiRoute> {
+    vec![
+        api("GET", "/api/v1/openapi.json", get(openapi::document)),
+        api("GET", "/api/v1/areas", get(ledger::areas)),
+        api("GET", "/api/v1/villages", get(ledger::villages)),
+        api("GET", "/api/v1/stations", get(ledger::stations)),
+        api("GET", "/api/v1/stations/{code}", get(ledger::station)),
+        api(
+            "GET",
+            "/api/v1/stations/{code}/power",
+            get(telemetry::power),
+        ),
+        api(
+            "GET",
+            "/api/v1/stations/{code}/energy",
+            get(telemetry::energy),
+        ),
+        api("GET", "/api/v1/devices/{code}", get(ledger::device)),
+        api(
+            "GET",
+            "/api/v1/devices/{code}/latest",
+            get(telemetry::latest),
+        ),
+        api("POST", "/api/v1/ingest", post(ingest::ingest)),
+        api("GET", "/api/v1/ingest/rejections", get(ingest::rejections)),
+        api("GET", "/api/v1/settlements", get(settlement::list)),
+        api("POST", "/api/v1/settlements", post(settlement::create)),
+        api("GET", "/api/v1/settlements/{id}", get(settlement::get)),
+        api(
+            "GET",
+            "/api/v1/settlements/{id}/export.xlsx",
+            get(settlement::workbook),
+        ),
+        api(
+            "POST",
+            "/api/v1/settlements/{id}/review",
+            post(settlement::review),
+        ),
+        api(
+            "POST",
+            "/api/v1/settlements/{id}/approve",
+            post(settlement::approve),
+        ),
+        api(
+            "GET",
+            "/api/v1/settlements/{id}/villages/{code}",
+            get(settlement::village),
+        ),
+        api(
+            "POST",
+            "/api/v1/subsidy/receipts",
+            post(settlement::receive),
+        ),
+        api("GET", "/api/v1/audit", get(settlement::audit)),
+    ]
 }
 
 /// All routes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/api/v1/areas", get(ledger::areas))
-        .route("/api/v1/villages", get(ledger::villages))
-        .route("/api/v1/stations", get(ledger::stations))
-        .route("/api/v1/stations/{code}", get(ledger::station))
-        .route("/api/v1/stations/{code}/power", get(telemetry::power))
-        .route("/api/v1/stations/{code}/energy", get(telemetry::energy))
-        .route("/api/v1/devices/{code}", get(ledger::device))
-        .route("/api/v1/devices/{code}/latest", get(telemetry::latest))
-        .route("/api/v1/ingest", post(ingest::ingest))
-        .route("/api/v1/ingest/rejections", get(ingest::rejections))
-        .route(
-            "/api/v1/settlements",
-            get(settlement::list).post(settlement::create),
-        )
-        .route("/api/v1/settlements/{id}", get(settlement::get))
-        .route(
-            "/api/v1/settlements/{id}/export.xlsx",
-            get(settlement::workbook),
-        )
-        .route("/api/v1/settlements/{id}/review", post(settlement::review))
-        .route(
-            "/api/v1/settlements/{id}/approve",
-            post(settlement::approve),
-        )
-        .route(
-            "/api/v1/settlements/{id}/villages/{code}",
-            get(settlement::village),
-        )
-        .route("/api/v1/subsidy/receipts", post(settlement::receive))
-        .route("/api/v1/audit", get(settlement::audit))
+        .route("/readyz", get(health::readyz));
+    for r in api_routes() {
+        router = router.route(r.path, r.handler);
+    }
+    router
+        .merge(crate::pages::router())
         .fallback(error::fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::layer,
+        ))
         .with_state(state)
 }

@@ -2,6 +2,9 @@
 //! free port (the `spawn_app` pattern).
 #![allow(dead_code)]
 
+pub mod web;
+pub mod webdriver;
+
 use std::path::{Path, PathBuf};
 
 use pvledger::app::Application;

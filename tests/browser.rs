@@ -1,0 +1,319 @@
+//! End to end in headless Chromium against the real service on both backends: every role
+//! logs in (changing its one-time password first), sees its pages, and is refused what it
+//! may not do, on the page and in the JSON API; finance runs, reviews and approves a
+//! settlement; the bureau uploads a ledger file with errors and sees them per line; the
+//! village sees its own approved income only. Each page is saved as a PNG in
+//! `<target>/screenshots/`.
+
+mod common;
+
+use common::webdriver::Driver;
+use common::{TestApp, TestDb, example_dir, example_secret, write_dir};
+use pvledger::auth::accounts::add_user;
+use pvledger::ledger::import_dir;
+
+const STATION: &str = "PV149901101201-01";
+const GATEWAY: &str = "GW-149901101201";
+const VILLAGE: &str = "149901101201";
+
+/// The example county, October's grid statements and use plans.
+async fn county(db: &TestDb) {
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    let ledger = db.store.load_ledger().await.unwrap();
+    let mut grid = String::from("station_code,period,export_kwh\n");
+    for s in &ledger.stations {
+        grid.push_str(&format!("{},2026-10,12000\n", s.code));
+    }
+    let mut plans = String::from("village_code,year,jobs,works,rewards\n");
+    for v in ledger
+        .areas
+        .iter()
+        .filter(|a| a.level == pvledger::ledger::model::AreaLevel::Village)
+    {
+        plans.push_str(&format!("{},2026,80,15,5\n", v.code));
+    }
+    let dir = write_dir(
+        db.dir(),
+        "inputs",
+        &[
+            ("grid.csv", grid.as_bytes()),
+            ("plans.csv", plans.as_bytes()),
+        ],
+    );
+    pvledger::settlement::grid::import_file(&db.store, &dir.join("grid.csv"), "test")
+        .await
+        .unwrap();
+    let rules = pvledger::settlement::plan::PlanRules {
+        jobs_floor_percent: rust_decimal::Decimal::from(80),
+        other_allowed: false,
+    };
+    pvledger::settlement::plans::import_file(&db.store, &dir.join("plans.csv"), &rules, "test")
+        .await
+        .unwrap();
+}
+
+/// Three days of sun-shaped readings for one station (so that its charts have something
+/// to draw), through the real ingest path; the service must start after the ledger import,
+/// so that it knows the gateway.
+async fn telemetry(app: &TestApp) {
+    let secret = example_secret(GATEWAY);
+    let now = chrono::Utc::now().timestamp_millis();
+    let step = 15 * 60 * 1000;
+    let start = now - 3 * 24 * 3600 * 1000;
+    let mut counters = [1000.0_f64, 2000.0];
+    let mut batch = Vec::new();
+    let mut ts = start - start % step;
+    while ts <= now {
+        // Beijing hour of day: production from 6 to 18 h.
+        let hour = ((ts / 1000 + 8 * 3600) % 86_400) as f64 / 3600.0;
+        let sun = (std::f64::consts::PI * (hour - 6.0) / 12.0).sin().max(0.0);
+        for (i, device) in ["INV-PV149901101201-01-1", "INV-PV149901101201-01-2"]
+            .iter()
+            .enumerate()
+        {
+            let w = sun * (80_000.0 - 10_000.0 * i as f64);
+            counters[i] += w / 1000.0 * 0.25;
+            batch.push(format!(
+                r#"{{"device":"{device}","ts":{ts},"ac_power_w":{w:.1},"energy_total_kwh":{:.3},"status":"{}"}}"#,
+                counters[i],
+                if w > 0.0 { "running" } else { "standby" }
+            ));
+        }
+        if batch.len() >= 200 || ts + step > now {
+            let body = format!(
+                r#"{{"gateway":"{GATEWAY}","readings":[{}]}}"#,
+                batch.join(",")
+            );
+            let (status, answer) = app.ingest(GATEWAY, &secret, &body).await;
+            assert_eq!(status, 200, "{answer}");
+            batch.clear();
+        }
+        ts += step;
+    }
+}
+
+/// Logs in through the form; a one-time password leads to the change page, which is done.
+async fn login(d: &Driver, base: &str, name: &str, one_time: &str, shot: &str) {
+    d.goto(&format!("{base}/login")).await;
+    d.type_into("#name", name).await;
+    d.type_into("#password", one_time).await;
+    d.click_and_wait("#login").await;
+    let at = d.current_url().await;
+    assert!(
+        at.ends_with("/password"),
+        "{name}: one-time password must be changed first, at {at}: {}",
+        d.source().await
+    );
+    assert!(d.text("#must-change").await.contains("一次性密码"));
+    if !shot.is_empty() {
+        d.screenshot(shot).await;
+    }
+    let new = format!("{name}-Pv-2026-long");
+    d.type_into("#current", one_time).await;
+    d.type_into("#new", &new).await;
+    d.type_into("#repeat", &new).await;
+    d.click_and_wait("#change").await;
+    assert!(
+        !d.current_url().await.ends_with("/password"),
+        "{}",
+        d.source().await
+    );
+}
+
+async fn logout(d: &Driver) {
+    d.click_and_wait("#logout").await;
+    assert!(d.current_url().await.contains("/login"));
+}
+
+/// The status of a fetch() from the page (the session cookie and, for POST, the CSRF
+/// token of the page's logout form go along, as the pages' own scripts do).
+async fn fetch_status(d: &Driver, method: &str, path: &str) -> u16 {
+    let script = format!(
+        "var done = arguments[arguments.length - 1];\
+         var t = document.querySelector('input[name=csrf]');\
+         fetch('{path}', {{method: '{method}', credentials: 'same-origin',\
+           headers: {{'content-type': 'application/json', 'x-csrf-token': t ? t.value : ''}},\
+           body: '{method}' === 'POST' ? JSON.stringify({{period: '2026-10'}}) : undefined}})\
+         .then(function (r) {{ done(r.status); }}, function (e) {{ done(-1); }});"
+    );
+    d.run_async(&script).await.as_u64().unwrap() as u16
+}
+
+async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
+    // Arrange
+    county(&db).await;
+    let app = TestApp::spawn(&db).await;
+    telemetry(&app).await;
+    let tag = match db.store.backend() {
+        pvledger::store::Backend::Sqlite => "sqlite",
+        pvledger::store::Backend::Postgres => "postgres",
+    };
+    let shot = |name: &str| format!("{tag}-{name}");
+    let mut users = std::collections::HashMap::new();
+    for (name, role, village) in [
+        ("admin1", "admin", None),
+        ("bureau1", "bureau", None),
+        ("finance1", "finance", None),
+        ("tech1", "technician", None),
+        ("village1", "village", Some(VILLAGE)),
+    ] {
+        users.insert(
+            name,
+            add_user(&db.store, name, role, village, "test")
+                .await
+                .unwrap(),
+        );
+    }
+    let d = Driver::start().await;
+    let base = &app.base;
+
+    // Admin: overview with county figures and the map, a station with drawn charts, audit.
+    login(&d, base, "admin1", &users["admin1"], &shot("password")).await;
+    assert!(d.current_url().await.ends_with('/'));
+    assert_eq!(d.text("h1").await, "全县电站总览");
+    assert_eq!(
+        d.count("#stations tr").await,
+        1 + 11,
+        "a header and the 11 example stations"
+    );
+    assert_eq!(d.count("svg.map circle").await, 11);
+    assert!(d.text("#energy-today").await.contains("kWh"));
+    d.screenshot(&shot("overview")).await;
+    d.click_and_wait(&format!("#stations a[href='/stations/{STATION}']"))
+        .await;
+    assert!(
+        d.current_url()
+            .await
+            .ends_with(&format!("/stations/{STATION}"))
+    );
+    d.wait_for(".chart[data-drawn]").await;
+    for i in 1..=3 {
+        d.wait_for(&format!(".charts > div:nth-child({i}) .chart[data-drawn]"))
+            .await;
+    }
+    let drawn = d
+        .attr(".charts > div:nth-child(1) .chart", "data-drawn")
+        .await
+        .unwrap();
+    assert!(
+        drawn.parse::<usize>().unwrap() > 10,
+        "the power curve has points: {drawn}"
+    );
+    assert_eq!(d.count(".charts canvas").await, 3, "three uPlot charts");
+    assert_eq!(d.count("#inverters tr").await, 1 + 3);
+    assert!(
+        d.text("#ledger")
+            .await
+            .contains("汾岭县扶贫开发投资有限公司")
+    );
+    d.screenshot(&shot("station")).await;
+    d.goto(&format!("{base}/audit")).await;
+    assert!(d.text("#audit").await.contains("password.change"));
+    d.screenshot(&shot("audit")).await;
+    // English on request.
+    d.goto(&format!("{base}/?lang=en")).await;
+    assert_eq!(d.text("h1").await, "County overview");
+    d.goto(&format!("{base}/lang/zh?next=/")).await;
+    logout(&d).await;
+
+    // Bureau: the ledger with an upload whose errors are shown per line.
+    login(&d, base, "bureau1", &users["bureau1"], "").await;
+    d.goto(&format!("{base}/ledger")).await;
+    assert_eq!(d.count("#ledger-stations tr").await, 12);
+    let bad = write_dir(
+        db.dir(),
+        "bad-ledger",
+        &[(
+            "stations.csv",
+            "code,name,kind,area_code,dc_capacity_kwp\nPVX-1,测试站,village,999999999999,abc\n"
+                .as_bytes(),
+        )],
+    );
+    d.type_into("#import-files", bad.join("stations.csv").to_str().unwrap())
+        .await;
+    d.click("#import").await;
+    d.wait_for("#import-errors").await;
+    let errors = d.text("#import-errors").await;
+    assert!(
+        errors.contains("stations.csv") && errors.contains("dc_capacity_kwp"),
+        "{errors}"
+    );
+    d.screenshot(&shot("ledger-import-errors")).await;
+    // The bureau reads settlements but may not run one: no form, and the API says 403.
+    d.goto(&format!("{base}/settlements")).await;
+    assert_eq!(d.count("#run-form").await, 0);
+    assert_eq!(fetch_status(&d, "POST", "/api/v1/settlements").await, 403);
+    logout(&d).await;
+
+    // Finance: run October, review, approve.
+    login(&d, base, "finance1", &users["finance1"], "").await;
+    d.goto(&format!("{base}/settlements")).await;
+    d.type_into("#period", "2026-10").await;
+    d.click_and_wait("#run").await;
+    assert_eq!(
+        d.attr("#settlement-status", "data-status").await.as_deref(),
+        Some("draft")
+    );
+    assert_eq!(d.count("#settlement-stations tr").await, 12);
+    d.screenshot(&shot("settlement-draft")).await;
+    d.click_and_wait("#review").await;
+    assert_eq!(
+        d.attr("#settlement-status", "data-status").await.as_deref(),
+        Some("reviewed")
+    );
+    d.click_and_wait("#approve").await;
+    assert_eq!(
+        d.attr("#settlement-status", "data-status").await.as_deref(),
+        Some("approved")
+    );
+    assert!(d.text("#settlement-status").await.contains("已批准"));
+    d.screenshot(&shot("settlement-approved")).await;
+    // Finance may not import the ledger (no form; the upload route answers 403).
+    d.goto(&format!("{base}/ledger")).await;
+    assert_eq!(d.count("#import-form").await, 0);
+    assert_eq!(fetch_status(&d, "POST", "/ledger/import").await, 403);
+    logout(&d).await;
+
+    // Technician: stations on a phone-sized screen; settlements are refused, page and API.
+    login(&d, base, "tech1", &users["tech1"], "").await;
+    d.window_size(390, 844).await;
+    d.goto(&format!("{base}/")).await;
+    d.screenshot(&shot("overview-phone")).await;
+    d.goto(&format!("{base}/settlements")).await;
+    assert_eq!(d.text("h1").await, "无权访问");
+    d.screenshot(&shot("forbidden")).await;
+    assert_eq!(fetch_status(&d, "GET", "/api/v1/settlements").await, 403);
+    assert_eq!(fetch_status(&d, "GET", "/api/v1/stations").await, 200);
+    d.window_size(1280, 900).await;
+    logout(&d).await;
+
+    // Village: its own approved income; stations and other villages are refused.
+    login(&d, base, "village1", &users["village1"], "").await;
+    assert!(d.current_url().await.ends_with("/village"));
+    let page = d.text("main").await;
+    assert!(
+        page.contains("2026-10") && page.contains("公益岗位"),
+        "{page}"
+    );
+    d.screenshot(&shot("village")).await;
+    d.goto(&format!("{base}/stations/{STATION}")).await;
+    assert_eq!(d.text("h1").await, "无权访问");
+    d.goto(&format!("{base}/village?code=149901101202")).await;
+    assert_eq!(d.text("h1").await, "无权访问");
+    assert_eq!(fetch_status(&d, "GET", "/api/v1/stations").await, 403);
+    assert_eq!(
+        fetch_status(&d, "GET", "/api/v1/settlements/1/villages/149901101202").await,
+        403
+    );
+    logout(&d).await;
+
+    // Logged out: pages send to the login page, which is Chinese first.
+    d.goto(&format!("{base}/settlements")).await;
+    assert!(d.current_url().await.contains("/login"));
+    assert_eq!(d.text("h1").await, "登录");
+    d.screenshot(&shot("login")).await;
+}
+
+both_backends!(every_role_uses_its_pages_and_is_refused_the_rest);
