@@ -1,6 +1,7 @@
 //! The HTTP service: the JSON API under /api/v1 and the health probes.
 
 pub mod error;
+mod gateway;
 mod health;
 mod ingest;
 mod ledger;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stations/{code}/power", get(telemetry::power))
         .route("/api/v1/stations/{code}/energy", get(telemetry::energy))
         .route("/api/v1/devices/{code}", get(ledger::device))
+        .route("/api/v1/gateways/{code}", get(gateway::gateway))
         .route("/api/v1/devices/{code}/latest", get(telemetry::latest))
         .route("/api/v1/ingest", post(ingest::ingest))
         .route("/api/v1/ingest/rejections", get(ingest::rejections))

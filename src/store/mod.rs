@@ -8,7 +8,9 @@
 //! own module.
 
 mod dec;
+mod gateway;
 pub mod telemetry;
+pub use gateway::GatewayStatusRow;
 pub mod timescale;
 mod ts;
 
@@ -193,6 +195,10 @@ pub mod pg {
         use super::Db;
         include!("settle_sql.rs");
     }
+    pub mod gateway {
+        use super::Db;
+        include!("gateway_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -218,6 +224,10 @@ pub mod lite {
     pub mod settle {
         use super::Db;
         include!("settle_sql.rs");
+    }
+    pub mod gateway {
+        use super::Db;
+        include!("gateway_sql.rs");
     }
 }
 
