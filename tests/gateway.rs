@@ -245,7 +245,10 @@ fn capture_log(child: &mut ChildGuard) -> Arc<std::sync::Mutex<Vec<String>>> {
     let sink = lines.clone();
     let stderr = child.0.stderr.take().unwrap();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             sink.lock().unwrap().push(line);
         }
     });
@@ -299,7 +302,10 @@ async fn nothing_is_lost_or_doubled_when_the_link_is_down_for_a_while(db: TestDb
     let (_, appended) = outbox_counts(&outbox).await;
 
     // Assert: everything polled is stored, once; the outage is covered without a hole.
-    assert!(waiting >= 30, "readings queued on disk during the outage: {waiting}");
+    assert!(
+        waiting >= 30,
+        "readings queued on disk during the outage: {waiting}"
+    );
     let all = eventually(20, "every polled reading at the service", || async {
         let n = stored(&db.store).await;
         (n == appended).then_some(n)
@@ -309,7 +315,11 @@ async fn nothing_is_lost_or_doubled_when_the_link_is_down_for_a_while(db: TestDb
         "appended {appended}, stored {all}, {waiting} waited during the 3 s outage, {stored_during_outage} stored before it"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(stored(&db.store).await, appended, "nothing arrives twice or late");
+    assert_eq!(
+        stored(&db.store).await,
+        appended,
+        "nothing arrives twice or late"
+    );
     for device in DEVICES {
         let times = stored_times(&db.store, device).await;
         let during: Vec<_> = times
@@ -352,7 +362,10 @@ async fn a_gateway_killed_mid_backlog_and_restarted_loses_and_doubles_nothing(db
     let mut first = spawn_gateway(&config);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (backlog, _) = outbox_counts(&outbox).await;
-    assert!(backlog >= 60, "a backlog built up while the link was down: {backlog}");
+    assert!(
+        backlog >= 60,
+        "a backlog built up while the link was down: {backlog}"
+    );
 
     // Act: the link returns; kill -9 while the backlog is going out; start again.
     link.restore();
@@ -385,7 +398,10 @@ async fn a_gateway_killed_mid_backlog_and_restarted_loses_and_doubles_nothing(db
     eprintln!(
         "killed with {left} waiting and {stored_at_kill} stored; in the end {stored_n} stored of {appended} appended"
     );
-    assert!(appended > appended_before, "the restarted gateway polled too");
+    assert!(
+        appended > appended_before,
+        "the restarted gateway polled too"
+    );
     for device in DEVICES {
         let times = stored_times(&db.store, device).await;
         let mut unique_times = times.clone();
@@ -435,9 +451,15 @@ async fn a_full_outbox_is_thinned_as_documented_and_says_so(db: TestDb) {
 
     // Assert: bounded, logged, reported, and each device's hourly reading survived.
     assert!(depth <= 40, "the outbox stays within its bound: {depth}");
-    assert!(appended_offline > 100, "{appended_offline} readings were polled");
     assert!(
-        log.lock().unwrap().iter().any(|l| l.contains("outbox full") && l.contains("removed_raw")),
+        appended_offline > 100,
+        "{appended_offline} readings were polled"
+    );
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("outbox full") && l.contains("removed_raw")),
         "the thinning is logged"
     );
     let status = eventually(20, "a status reporting the thinning", || async {
@@ -453,7 +475,10 @@ async fn a_full_outbox_is_thinned_as_documented_and_says_so(db: TestDb) {
     for (device, first_ts) in &kept_hourly {
         let ts = first_ts.to_owned();
         eventually(10, "the hourly reading at the service", || async {
-            stored_times(&db.store, device).await.contains(&ts).then_some(())
+            stored_times(&db.store, device)
+                .await
+                .contains(&ts)
+                .then_some(())
         })
         .await;
     }
@@ -529,8 +554,16 @@ async fn one_silent_inverter_does_not_slow_the_others(db: TestDb) {
     gateway.wait().await;
     for device in [DEVICES[0], DEVICES[2]] {
         let times = stored_times(&db.store, device).await;
-        eprintln!("{device}: {} readings, largest gap {} ms", times.len(), largest_gap(&times));
-        assert!(times.len() >= 12, "{device}: {} readings in 4 s", times.len());
+        eprintln!(
+            "{device}: {} readings, largest gap {} ms",
+            times.len(),
+            largest_gap(&times)
+        );
+        assert!(
+            times.len() >= 12,
+            "{device}: {} readings in 4 s",
+            times.len()
+        );
         assert!(
             largest_gap(&times) < 450,
             "{device}: kept its cycle (largest gap {} ms)",
@@ -544,7 +577,12 @@ async fn one_silent_inverter_does_not_slow_the_others(db: TestDb) {
     // The station shows its gateway's status.
     let (_, station) = app.get("/api/v1/stations/PV149901101201-01").await;
     assert_eq!(station["gateways"][0]["gateway"], GW);
-    assert!(station["gateways"][0]["status"]["silent_s"].as_i64().unwrap() < 60);
+    assert!(
+        station["gateways"][0]["status"]["silent_s"]
+            .as_i64()
+            .unwrap()
+            < 60
+    );
 }
 
 both_backends!(

@@ -72,14 +72,13 @@ pub fn split_url(url: &str) -> Option<(String, u16, String)> {
 
 /// One check: returns the skew in milliseconds.
 pub async fn check_once(url: &str) -> Result<i64, String> {
-    let (host, port, path) =
-        split_url(url).ok_or_else(|| format!("clock.check_url {url:?} is not http://HOST:PORT/PATH"))?;
+    let (host, port, path) = split_url(url)
+        .ok_or_else(|| format!("clock.check_url {url:?} is not http://HOST:PORT/PATH"))?;
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| format!("{url}: {e}"))?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         let sent = Utc::now();
         stream
             .write_all(request.as_bytes())
@@ -89,7 +88,10 @@ pub async fn check_once(url: &str) -> Result<i64, String> {
         // The head is enough; the body of /healthz is tiny anyway.
         let mut chunk = [0u8; 1024];
         loop {
-            let n = stream.read(&mut chunk).await.map_err(|e| format!("{url}: {e}"))?;
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
             buf.extend_from_slice(&chunk[..n]);
             if n == 0 || buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() > 16 * 1024 {
                 break;
@@ -97,7 +99,8 @@ pub async fn check_once(url: &str) -> Result<i64, String> {
         }
         let received = Utc::now();
         let head = String::from_utf8_lossy(&buf);
-        let server = date_header(&head).ok_or_else(|| format!("{url}: no Date header in the answer"))?;
+        let server =
+            date_header(&head).ok_or_else(|| format!("{url}: no Date header in the answer"))?;
         Ok(skew_ms(sent, received, server))
     };
     tokio::time::timeout(Duration::from_secs(10), exchange)
@@ -118,7 +121,10 @@ pub async fn run(
         match check_once(&url).await {
             Ok(skew) => {
                 if skew.unsigned_abs() > warn_skew.as_millis() as u64 {
-                    tracing::warn!(skew_ms = skew, "网关时钟偏差过大 / the gateway clock is off from the service's; fix its NTP source");
+                    tracing::warn!(
+                        skew_ms = skew,
+                        "网关时钟偏差过大 / the gateway clock is off from the service's; fix its NTP source"
+                    );
                 } else {
                     tracing::debug!(skew_ms = skew, "clock checked");
                 }
@@ -160,10 +166,18 @@ mod tests {
     fn the_skew_compares_the_middle_of_the_round_trip_with_the_servers_second() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         // Sent at :00.0, answered at :01.0; the server said :00 (meaning :00.0-:00.999).
-        let skew = skew_ms(t("2026-11-01T02:00:00Z"), t("2026-11-01T02:00:01Z"), t("2026-11-01T02:00:00Z"));
+        let skew = skew_ms(
+            t("2026-11-01T02:00:00Z"),
+            t("2026-11-01T02:00:01Z"),
+            t("2026-11-01T02:00:00Z"),
+        );
         assert_eq!(skew, 0);
         // A gateway two minutes ahead.
-        let skew = skew_ms(t("2026-11-01T02:02:00.4Z"), t("2026-11-01T02:02:00.6Z"), t("2026-11-01T02:00:00Z"));
+        let skew = skew_ms(
+            t("2026-11-01T02:02:00.4Z"),
+            t("2026-11-01T02:02:00.6Z"),
+            t("2026-11-01T02:00:00Z"),
+        );
         assert_eq!(skew, 120_000);
     }
 
@@ -173,7 +187,10 @@ mod tests {
             split_url("http://10.0.0.5:8080/healthz"),
             Some(("10.0.0.5".into(), 8080, "/healthz".into()))
         );
-        assert_eq!(split_url("http://svc"), Some(("svc".into(), 80, "/".into())));
+        assert_eq!(
+            split_url("http://svc"),
+            Some(("svc".into(), 80, "/".into()))
+        );
         assert_eq!(split_url("https://svc/healthz"), None);
     }
 }

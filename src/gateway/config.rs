@@ -237,7 +237,10 @@ impl GatewayConfig {
             return key("gateway.code", "empty (the gateway's code in the ledger)");
         }
         if self.gateway.credential.is_empty() {
-            return key("gateway.credential", "empty (the gateway's credential in the ledger)");
+            return key(
+                "gateway.credential",
+                "empty (the gateway's credential in the ledger)",
+            );
         }
         if self.broker.url.starts_with("mqtts://") || self.broker.url.starts_with("ssl://") {
             return key(
@@ -249,21 +252,35 @@ impl GatewayConfig {
             return key("broker.url", "expected mqtt://HOST:PORT");
         }
         if self.forward.batch_readings == 0 || self.forward.inflight_messages == 0 {
-            return key("forward", "batch_readings and inflight_messages must be at least 1");
+            return key(
+                "forward",
+                "batch_readings and inflight_messages must be at least 1",
+            );
         }
-        if !(self.forward.backlog_rate_per_s >= 0.0) || !(self.forward.start_delay_max_s >= 0.0) {
-            return key("forward", "backlog_rate_per_s and start_delay_max_s must not be negative");
+        // NaN and infinity are refused too (they would panic as durations).
+        let non_negative = |x: f64| x.is_finite() && x >= 0.0;
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !non_negative(self.forward.backlog_rate_per_s)
+            || !non_negative(self.forward.start_delay_max_s)
+        {
+            return key(
+                "forward",
+                "backlog_rate_per_s and start_delay_max_s must not be negative",
+            );
         }
-        if !(self.poll.interval_s > 0.0) {
+        if !positive(self.poll.interval_s) {
             return key("poll.interval_s", "must be above 0");
         }
-        if !(self.status.interval_s > 0.0) {
+        if !positive(self.status.interval_s) {
             return key("status.interval_s", "must be above 0");
         }
         let mut seen = std::collections::HashSet::new();
         for (i, d) in self.devices.iter().enumerate() {
             if !seen.insert(&d.code) {
-                return key(&format!("devices[{i}].code"), &format!("{} appears twice", d.code));
+                return key(
+                    &format!("devices[{i}].code"),
+                    &format!("{} appears twice", d.code),
+                );
             }
         }
         Ok(())
@@ -328,8 +345,8 @@ impl GatewayConfig {
 pub fn devices_from_ledger(dir: &Path, gateway: &str) -> Result<Vec<Device>, String> {
     let path = dir.join("devices.csv");
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (text, _) = crate::ledger::encoding::decode(&bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let (text, _) =
+        crate::ledger::encoding::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut batch = crate::ledger::parse::Batch::default();
     let mut errors = Vec::new();
     crate::ledger::parse::parse_file("devices.csv", &text, &mut batch, &mut errors);
@@ -379,11 +396,18 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_the_file_and_the_key() {
-        let text = MINIMAL.replace("profile = \"huawei_sun2000\"", "profile = \"huawei\"\nunit_id = 300");
-        let e = GatewayConfig::parse(&text, "gw.toml").unwrap_err().to_string();
+        let text = MINIMAL.replace(
+            "profile = \"huawei_sun2000\"",
+            "profile = \"huawei\"\nunit_id = 300",
+        );
+        let e = GatewayConfig::parse(&text, "gw.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("gw.toml: key `devices[0].unit_id`"), "{e}");
         let text = MINIMAL.replace("mqtt://", "mqtts://");
-        let e = GatewayConfig::parse(&text, "gw.toml").unwrap_err().to_string();
+        let e = GatewayConfig::parse(&text, "gw.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("broker.url") && e.contains("TLS"), "{e}");
     }
 

@@ -95,7 +95,10 @@ pub async fn run(
             appended: &appended,
             link: &link,
         };
-        match session.run(&mut statuses, &shutdown, &mut down_since, &mut backoff).await {
+        match session
+            .run(&mut statuses, &shutdown, &mut down_since, &mut backoff)
+            .await
+        {
             Ok(()) => return,
             Err(e) => {
                 link.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -168,7 +171,9 @@ impl Session<'_> {
         };
         match connected {
             Ok(Some(LinkEvent::Connected(ConnectReturnCode::Success))) => {}
-            Ok(Some(LinkEvent::Connected(code))) => return Err(format!("the broker refused the connection: {code:?}")),
+            Ok(Some(LinkEvent::Connected(code))) => {
+                return Err(format!("the broker refused the connection: {code:?}"));
+            }
             Ok(Some(LinkEvent::Lost(e))) => return Err(e),
             Ok(_) => return Err("the MQTT event loop stopped".into()),
             Err(_) => return Err("no CONNACK within 15 s".into()),
@@ -183,8 +188,12 @@ impl Session<'_> {
             Duration::ZERO
         };
         match down_since.take() {
-            Some(since) => tracing::info!(down_for = ?since.elapsed(), backlog, start_in = ?delay, "连接已恢复 / link to the central broker restored; sending the backlog"),
-            None => tracing::info!(broker = %format!("{}:{}", s.host, s.port), backlog, start_in = ?delay, "connected to the central broker"),
+            Some(since) => {
+                tracing::info!(down_for = ?since.elapsed(), backlog, start_in = ?delay, "连接已恢复 / link to the central broker restored; sending the backlog")
+            }
+            None => {
+                tracing::info!(broker = %format!("{}:{}", s.host, s.port), backlog, start_in = ?delay, "connected to the central broker")
+            }
         }
         let topic = format!("{}/{}/telemetry", s.topic_prefix, s.gateway);
         let status_topic = format!("{}/{}/status", s.topic_prefix, s.gateway);

@@ -93,9 +93,7 @@ impl Gateway {
             .targets(devices)
             .map_err(anyhow::Error::msg)
             .context("gateway devices")?;
-        let outbox = Arc::new(
-            Outbox::open(&config.outbox.path, config.outbox.max_readings).await?,
-        );
+        let outbox = Arc::new(Outbox::open(&config.outbox.path, config.outbox.max_readings).await?);
         let (host, port) = config.host_port().context("broker.url")?;
         let polls = Arc::new(PollStats::default());
         let link = Arc::new(forwarder::LinkStats::default());
@@ -196,9 +194,14 @@ impl Gateway {
 }
 
 /// `pvledger gateway --config FILE [--from-ledger DIR]`: runs until SIGINT/SIGTERM.
-pub async fn command(config_file: Option<&Path>, from_ledger: Option<&Path>) -> anyhow::Result<i32> {
+pub async fn command(
+    config_file: Option<&Path>,
+    from_ledger: Option<&Path>,
+) -> anyhow::Result<i32> {
     let Some(file) = config_file else {
-        eprintln!("pvledger gateway 需要 --config gateway.toml / needs --config gateway.toml (see docs/GATEWAY.md)");
+        eprintln!(
+            "pvledger gateway 需要 --config gateway.toml / needs --config gateway.toml (see docs/GATEWAY.md)"
+        );
         return Ok(crate::cli::EXIT_BAD_INPUT);
     };
     let config = match GatewayConfig::load(file) {

@@ -20,7 +20,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool as Pool, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool as Pool, SqliteSynchronous,
+};
 
 use crate::reading::{DeviceReading, Reading};
 
@@ -204,14 +206,16 @@ impl Outbox {
         let mut tx = self.pool.begin().await.map_err(|e| self.db(e))?;
         for (r, hourly) in batch.iter().zip(hourly) {
             let json = serde_json::to_string(&r.reading).expect("a reading serialises");
-            sqlx::query("INSERT INTO outbox (device, ts_ms, reading, hourly) VALUES ($1, $2, $3, $4)")
-                .bind(&r.device_code)
-                .bind(r.ts.timestamp_millis())
-                .bind(json)
-                .bind(i64::from(hourly))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.db(e))?;
+            sqlx::query(
+                "INSERT INTO outbox (device, ts_ms, reading, hourly) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&r.device_code)
+            .bind(r.ts.timestamp_millis())
+            .bind(json)
+            .bind(i64::from(hourly))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
         }
         add_counter(&mut tx, "appended", batch.len() as i64)
             .await
@@ -412,7 +416,9 @@ mod tests {
     #[tokio::test]
     async fn appended_readings_come_back_oldest_first_and_leave_when_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(&dir.path().join("o.sqlite"), 100).await.unwrap();
+        let outbox = Outbox::open(&dir.path().join("o.sqlite"), 100)
+            .await
+            .unwrap();
         let batch: Vec<_> = (0..5).map(|m| reading("A", at(1, m), m as f64)).collect();
         outbox.append(&batch).await.unwrap();
         let got = outbox.batch(0, None, 3).await.unwrap();
@@ -420,7 +426,10 @@ mod tests {
         assert_eq!(got[0].reading, batch[0]);
         outbox.remove(got[0].id, got[2].id).await.unwrap();
         let rest = outbox.batch(0, None, 10).await.unwrap();
-        assert_eq!(rest.iter().map(|e| e.reading.ts).collect::<Vec<_>>(), [at(1, 3), at(1, 4)]);
+        assert_eq!(
+            rest.iter().map(|e| e.reading.ts).collect::<Vec<_>>(),
+            [at(1, 3), at(1, 4)]
+        );
         assert_eq!(outbox.depth(), 2);
         let s = outbox.summary().await.unwrap();
         assert_eq!((s.appended_total, s.oldest_unsent), (5, Some(at(1, 3))));
@@ -429,7 +438,9 @@ mod tests {
     #[tokio::test]
     async fn a_full_outbox_drops_the_oldest_readings_but_keeps_each_hours_first() {
         let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(&dir.path().join("o.sqlite"), 100).await.unwrap();
+        let outbox = Outbox::open(&dir.path().join("o.sqlite"), 100)
+            .await
+            .unwrap();
         // Three hours of one reading a minute for two devices: 360 readings, bound 100.
         for h in 0..3 {
             for m in 0..60 {
@@ -442,7 +453,8 @@ mod tests {
         for h in 0..3 {
             for d in ["A", "B"] {
                 assert!(
-                    left.iter().any(|e| e.reading.device_code == d && e.reading.ts == at(h, 0)),
+                    left.iter()
+                        .any(|e| e.reading.device_code == d && e.reading.ts == at(h, 0)),
                     "the first reading of {d} in hour {h} is kept"
                 );
             }
@@ -451,7 +463,11 @@ mod tests {
         assert!(left.iter().any(|e| e.reading.ts == at(2, 59)));
         let s = outbox.summary().await.unwrap();
         assert_eq!(s.appended_total, 360);
-        assert_eq!(s.thinned_raw_total + s.depth, 360, "every reading is sent or counted as thinned");
+        assert_eq!(
+            s.thinned_raw_total + s.depth,
+            360,
+            "every reading is sent or counted as thinned"
+        );
         assert_eq!(s.thinned_hourly_total, 0);
         assert!(s.last_thinned_at.is_some());
     }
@@ -459,9 +475,14 @@ mod tests {
     #[tokio::test]
     async fn when_hourly_readings_alone_overflow_the_oldest_hours_go_and_are_counted() {
         let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(&dir.path().join("o.sqlite"), 10).await.unwrap();
+        let outbox = Outbox::open(&dir.path().join("o.sqlite"), 10)
+            .await
+            .unwrap();
         for h in 0..24 {
-            outbox.append(&[reading("A", at(h, 0), h as f64)]).await.unwrap();
+            outbox
+                .append(&[reading("A", at(h, 0), h as f64)])
+                .await
+                .unwrap();
         }
         let s = outbox.summary().await.unwrap();
         assert!(s.depth <= 10);

@@ -79,9 +79,21 @@ pub async fn gateway(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Json<GatewayView>, ApiError> {
-    if !state.ingest.directory.snapshot().gateways.contains_key(&code) {
+    if !state
+        .ingest
+        .directory
+        .snapshot()
+        .gateways
+        .contains_key(&code)
+    {
         state.ingest.directory.reload_if_stale().await;
-        if !state.ingest.directory.snapshot().gateways.contains_key(&code) {
+        if !state
+            .ingest
+            .directory
+            .snapshot()
+            .gateways
+            .contains_key(&code)
+        {
             return Err(ApiError::not_found("gateway", &code));
         }
     }

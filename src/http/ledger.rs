@@ -170,7 +170,10 @@ pub async fn station(
     let (tariff_history, share_history, devices) =
         dispatch!(&state.store, ledger::station_details(&code))?;
     let today = state.today();
-    let mut codes: Vec<String> = devices.iter().filter_map(|d| d.gateway_code.clone()).collect();
+    let mut codes: Vec<String> = devices
+        .iter()
+        .filter_map(|d| d.gateway_code.clone())
+        .collect();
     codes.sort();
     codes.dedup();
     let gateways = super::gateway::views(&state.store, codes).await?;

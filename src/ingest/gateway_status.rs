@@ -4,16 +4,22 @@
 use chrono::{DateTime, Utc};
 
 use crate::gateway::status::GatewayStatus;
-use crate::store::Ts;
 use crate::store::GatewayStatusRow;
+use crate::store::Ts;
 
 /// Why a status message was not stored.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum StatusRefused {
     #[error("status of {topic_gateway}: not a gateway status message: {detail}")]
-    Unparseable { topic_gateway: String, detail: String },
+    Unparseable {
+        topic_gateway: String,
+        detail: String,
+    },
     #[error("status on the topic of {topic_gateway} says gateway {claimed}")]
-    GatewayMismatch { topic_gateway: String, claimed: String },
+    GatewayMismatch {
+        topic_gateway: String,
+        claimed: String,
+    },
     #[error("status of {0}: the gateway is not in the ledger")]
     UnknownGateway(String),
 }

@@ -127,7 +127,9 @@ impl Ingest {
         if !self.directory.snapshot().gateways.contains_key(gateway) {
             self.directory.reload_if_stale().await;
             if !self.directory.snapshot().gateways.contains_key(gateway) {
-                return Err(gateway_status::StatusRefused::UnknownGateway(gateway.to_owned()).into());
+                return Err(
+                    gateway_status::StatusRefused::UnknownGateway(gateway.to_owned()).into(),
+                );
             }
         }
         crate::store::dispatch!(&self.store, gateway::upsert_status(&row))?;

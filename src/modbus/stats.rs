@@ -74,7 +74,10 @@ mod tests {
         stats.failed("INV-1", "timeout");
         stats.ok("INV-1", Utc::now());
         let c = &stats.snapshot()["INV-1"];
-        assert_eq!((c.polls_ok, c.poll_failures, c.consecutive_failures), (1, 2, 0));
+        assert_eq!(
+            (c.polls_ok, c.poll_failures, c.consecutive_failures),
+            (1, 2, 0)
+        );
         assert_eq!(c.last_error.as_deref(), Some("timeout"));
     }
 }

@@ -16,4 +16,3 @@ pub struct GatewayStatusRow {
     pub poll_failures: i64,
     pub message: String,
 }
-
