@@ -5,8 +5,8 @@
 //! power loss. Ids are AUTOINCREMENT, so they never go back and never repeat: "oldest
 //! first" is "lowest id first", and a sent batch is exactly the id range it covered.
 //!
-//! The outbox is bounded (`max_readings`). When an append takes it over the bound it is
-//! thinned down to 90 % of the bound ([`thin_target`]): first the oldest readings that
+//! The outbox is bounded (`max_readings`). An append that would take it over the bound
+//! thins it in the same transaction, down to 90 % of the bound ([`thin_target`]): first the oldest readings that
 //! are not the first of their device in their UTC hour, then (only if those alone still
 //! overflow) the oldest hourly ones. The hourly readings carry the lifetime energy
 //! counters from which the centre computes hourly energy, so a long outage costs
@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
@@ -87,8 +87,8 @@ fn hour_of(ts_ms: i64) -> i64 {
     ts_ms.div_euclid(3_600_000)
 }
 
+/// Held across each write (an async lock): the depth changes only together with the rows.
 struct State {
-    depth: u64,
     /// The last hour appended per device, to mark the first reading of each hour.
     last_hour: HashMap<String, i64>,
 }
@@ -99,7 +99,9 @@ pub struct Outbox {
     pool: Pool,
     path: PathBuf,
     max_readings: u64,
-    state: Mutex<State>,
+    state: tokio::sync::Mutex<State>,
+    /// Readings stored, exact: changed only under `state`.
+    depth: AtomicU64,
 }
 
 const SCHEMA: &[&str] = &[
@@ -158,10 +160,8 @@ impl Outbox {
             pool,
             path: path.to_owned(),
             max_readings: max_readings.max(10),
-            state: Mutex::new(State {
-                depth: depth as u64,
-                last_hour,
-            }),
+            state: tokio::sync::Mutex::new(State { last_hour }),
+            depth: AtomicU64::new(depth as u64),
         })
     }
 
@@ -172,10 +172,6 @@ impl Outbox {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The bound, in readings.
     pub fn max_readings(&self) -> u64 {
         self.max_readings
@@ -183,26 +179,24 @@ impl Outbox {
 
     /// Readings waiting (kept in memory, exact).
     pub fn depth(&self) -> u64 {
-        self.lock().depth
+        self.depth.load(Ordering::SeqCst)
     }
 
-    /// Appends `batch` in one transaction, then thins when over the bound. Returns what
-    /// the thinning removed, if it ran.
+    /// Appends `batch` and, when that passes the bound, thins in the same transaction:
+    /// the file never holds more than `max_readings`. Returns what a thinning removed.
     pub async fn append(&self, batch: &[DeviceReading]) -> Result<Option<Thinned>, OutboxError> {
         if batch.is_empty() {
             return Ok(None);
         }
-        let hourly: Vec<bool> = {
-            let mut state = self.lock();
-            batch
-                .iter()
-                .map(|r| {
-                    let hour = hour_of(r.ts.timestamp_millis());
-                    let last = state.last_hour.insert(r.device_code.clone(), hour);
-                    last.is_none_or(|h| h != hour)
-                })
-                .collect()
-        };
+        let mut state = self.state.lock().await;
+        let hourly: Vec<bool> = batch
+            .iter()
+            .map(|r| {
+                let hour = hour_of(r.ts.timestamp_millis());
+                let last = state.last_hour.insert(r.device_code.clone(), hour);
+                last.is_none_or(|h| h != hour)
+            })
+            .collect();
         let mut tx = self.pool.begin().await.map_err(|e| self.db(e))?;
         for (r, hourly) in batch.iter().zip(hourly) {
             let json = serde_json::to_string(&r.reading).expect("a reading serialises");
@@ -220,61 +214,18 @@ impl Outbox {
         add_counter(&mut tx, "appended", batch.len() as i64)
             .await
             .map_err(|e| self.db(e))?;
-        tx.commit().await.map_err(|e| self.db(e))?;
-        let over = {
-            let mut state = self.lock();
-            state.depth += batch.len() as u64;
-            state.depth > self.max_readings
-        };
-        if over {
-            return self.thin().await.map(Some);
-        }
-        Ok(None)
-    }
-
-    /// Thins down to [`thin_target`]: oldest non-hourly readings first, then oldest hourly.
-    async fn thin(&self) -> Result<Thinned, OutboxError> {
-        let excess = self.depth().saturating_sub(thin_target(self.max_readings)) as i64;
-        let mut tx = self.pool.begin().await.map_err(|e| self.db(e))?;
-        let raw = sqlx::query(
-            "DELETE FROM outbox WHERE id IN
-               (SELECT id FROM outbox WHERE hourly = 0 ORDER BY id LIMIT $1)",
-        )
-        .bind(excess)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.db(e))?
-        .rows_affected();
-        let rest = excess - raw as i64;
-        let hourly = if rest > 0 {
-            sqlx::query(
-                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1)",
-            )
-            .bind(rest)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?
-            .rows_affected()
+        let depth = self.depth() + batch.len() as u64;
+        let thinned = if depth > self.max_readings {
+            let excess = depth - thin_target(self.max_readings);
+            Some(thin(&mut tx, excess).await.map_err(|e| self.db(e))?)
         } else {
-            0
+            None
         };
-        add_counter(&mut tx, "thinned_raw", raw as i64)
-            .await
-            .map_err(|e| self.db(e))?;
-        add_counter(&mut tx, "thinned_hourly", hourly as i64)
-            .await
-            .map_err(|e| self.db(e))?;
-        sqlx::query(
-            "INSERT INTO counters (name, value) VALUES ('last_thinned_ms', $1)
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(Utc::now().timestamp_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.db(e))?;
         tx.commit().await.map_err(|e| self.db(e))?;
-        self.lock().depth -= raw + hourly;
-        Ok(Thinned { raw, hourly })
+        let removed = thinned.map_or(0, |t| t.raw + t.hourly);
+        self.depth.store(depth - removed, Ordering::SeqCst);
+        drop(state);
+        Ok(thinned)
     }
 
     /// Up to `limit` readings with `after < id <= up_to`, oldest first.
@@ -332,6 +283,7 @@ impl Outbox {
     /// are never reused and a batch is a contiguous run of what was stored, so the range
     /// holds exactly that message's readings (some may have been thinned meanwhile).
     pub async fn remove(&self, first: i64, last: i64) -> Result<u64, OutboxError> {
+        let state = self.state.lock().await;
         let removed = sqlx::query("DELETE FROM outbox WHERE id BETWEEN $1 AND $2")
             .bind(first)
             .bind(last)
@@ -339,8 +291,9 @@ impl Outbox {
             .await
             .map_err(|e| self.db(e))?
             .rows_affected();
-        let mut state = self.lock();
-        state.depth = state.depth.saturating_sub(removed);
+        self.depth
+            .store(self.depth().saturating_sub(removed), Ordering::SeqCst);
+        drop(state);
         Ok(removed)
     }
 
@@ -376,6 +329,40 @@ impl Outbox {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Deletes `excess` readings: oldest non-hourly first, then oldest hourly; counts them.
+async fn thin(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    excess: u64,
+) -> Result<Thinned, sqlx::Error> {
+    let raw = sqlx::query(
+        "DELETE FROM outbox WHERE id IN
+           (SELECT id FROM outbox WHERE hourly = 0 ORDER BY id LIMIT $1)",
+    )
+    .bind(excess as i64)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    let hourly = if excess > raw {
+        sqlx::query("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1)")
+            .bind((excess - raw) as i64)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+    } else {
+        0
+    };
+    add_counter(tx, "thinned_raw", raw as i64).await?;
+    add_counter(tx, "thinned_hourly", hourly as i64).await?;
+    sqlx::query(
+        "INSERT INTO counters (name, value) VALUES ('last_thinned_ms', $1)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(Utc::now().timestamp_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(Thinned { raw, hourly })
 }
 
 async fn add_counter(
