@@ -95,10 +95,12 @@ pub async fn run(
             appended: &appended,
             link: &link,
         };
-        match session
+        let result = session
             .run(&mut statuses, &shutdown, &mut down_since, &mut backoff)
-            .await
-        {
+            .await;
+        // Whatever was not acknowledged goes again in the next session.
+        outbox.release_all().await;
+        match result {
             Ok(()) => return,
             Err(e) => {
                 link.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -221,6 +223,7 @@ impl Session<'_> {
                     Turn::Idle => break,
                 };
                 let (first, last, count) = (batch[0].id, batch[batch.len() - 1].id, batch.len());
+                self.outbox.claim(first, last).await;
                 let readings: Vec<_> = batch.into_iter().map(|e| e.reading).collect();
                 let body = payload::encode(&s.gateway, Utc::now(), &readings);
                 client

@@ -8,7 +8,8 @@
 //! The outbox is bounded (`max_readings`). An append that would take it over the bound
 //! thins it in the same transaction, down to 90 % of the bound ([`thin_target`]): first the oldest readings that
 //! are not the first of their device in their UTC hour, then (only if those alone still
-//! overflow) the oldest hourly ones. The hourly readings carry the lifetime energy
+//! overflow) the oldest hourly ones; readings sent and awaiting their PUBACK are never
+//! thinned (they may already be at the centre). The hourly readings carry the lifetime energy
 //! counters from which the centre computes hourly energy, so a long outage costs
 //! resolution, not energy. Every thinning is counted on disk and reported.
 
@@ -91,6 +92,9 @@ fn hour_of(ts_ms: i64) -> i64 {
 struct State {
     /// The last hour appended per device, to mark the first reading of each hour.
     last_hour: HashMap<String, i64>,
+    /// Id ranges sent and not yet acknowledged: never thinned (they may already be at the
+    /// centre, and a reading must not be both delivered and reported as thinned).
+    claimed: std::collections::BTreeMap<i64, i64>,
 }
 
 /// The outbox file. One connection: the gateway writes little, and serialised access keeps
@@ -160,7 +164,10 @@ impl Outbox {
             pool,
             path: path.to_owned(),
             max_readings: max_readings.max(10),
-            state: tokio::sync::Mutex::new(State { last_hour }),
+            state: tokio::sync::Mutex::new(State {
+                last_hour,
+                claimed: Default::default(),
+            }),
             depth: AtomicU64::new(depth as u64),
         })
     }
@@ -217,7 +224,12 @@ impl Outbox {
         let depth = self.depth() + batch.len() as u64;
         let thinned = if depth > self.max_readings {
             let excess = depth - thin_target(self.max_readings);
-            Some(thin(&mut tx, excess).await.map_err(|e| self.db(e))?)
+            let claimed: Vec<(i64, i64)> = state.claimed.iter().map(|(a, b)| (*a, *b)).collect();
+            Some(
+                thin(&mut tx, excess, &claimed)
+                    .await
+                    .map_err(|e| self.db(e))?,
+            )
         } else {
             None
         };
@@ -279,11 +291,22 @@ impl Outbox {
             .map_err(|e| self.db(e))
     }
 
+    /// Marks `first..=last` as sent and waiting for its acknowledgement.
+    pub async fn claim(&self, first: i64, last: i64) {
+        self.state.lock().await.claimed.insert(first, last);
+    }
+
+    /// Forgets every claim (the MQTT session ended: unacknowledged readings go again).
+    pub async fn release_all(&self) {
+        self.state.lock().await.claimed.clear();
+    }
+
     /// Removes the readings of an acknowledged message: every id in `first..=last`. Ids
     /// are never reused and a batch is a contiguous run of what was stored, so the range
     /// holds exactly that message's readings (some may have been thinned meanwhile).
     pub async fn remove(&self, first: i64, last: i64) -> Result<u64, OutboxError> {
-        let state = self.state.lock().await;
+        let mut state = self.state.lock().await;
+        state.claimed.remove(&first);
         let removed = sqlx::query("DELETE FROM outbox WHERE id BETWEEN $1 AND $2")
             .bind(first)
             .bind(last)
@@ -335,21 +358,29 @@ impl Outbox {
 async fn thin(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     excess: u64,
+    claimed: &[(i64, i64)],
 ) -> Result<Thinned, sqlx::Error> {
-    let raw = sqlx::query(
+    // Ranges in flight are left alone (a handful at most: `inflight_messages`).
+    let unclaimed: String = claimed
+        .iter()
+        .map(|(a, b)| format!(" AND id NOT BETWEEN {a} AND {b}"))
+        .collect();
+    let raw = sqlx::query(&format!(
         "DELETE FROM outbox WHERE id IN
-           (SELECT id FROM outbox WHERE hourly = 0 ORDER BY id LIMIT $1)",
-    )
+           (SELECT id FROM outbox WHERE hourly = 0{unclaimed} ORDER BY id LIMIT $1)"
+    ))
     .bind(excess as i64)
     .execute(&mut **tx)
     .await?
     .rows_affected();
     let hourly = if excess > raw {
-        sqlx::query("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1)")
-            .bind((excess - raw) as i64)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
+        sqlx::query(&format!(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE 1 = 1{unclaimed} ORDER BY id LIMIT $1)"
+        ))
+        .bind((excess - raw) as i64)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
     } else {
         0
     };
@@ -457,6 +488,29 @@ mod tests {
         );
         assert_eq!(s.thinned_hourly_total, 0);
         assert!(s.last_thinned_at.is_some());
+    }
+
+    #[tokio::test]
+    async fn readings_in_flight_are_never_thinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&dir.path().join("o.sqlite"), 10)
+            .await
+            .unwrap();
+        let first: Vec<_> = (0..5).map(|m| reading("A", at(1, m), 1.0)).collect();
+        outbox.append(&first).await.unwrap();
+        let sent = outbox.batch(0, None, 5).await.unwrap();
+        outbox.claim(sent[0].id, sent[4].id).await;
+        let more: Vec<_> = (5..30).map(|m| reading("A", at(1, m), 1.0)).collect();
+        outbox.append(&more).await.unwrap();
+        let left = outbox.batch(0, None, 100).await.unwrap();
+        assert_eq!(
+            &left[..5],
+            &sent[..],
+            "the claimed readings are all still there"
+        );
+        // Acknowledged: they leave, and the claim with them.
+        outbox.remove(sent[0].id, sent[4].id).await.unwrap();
+        assert!(outbox.depth() <= 10);
     }
 
     #[tokio::test]
