@@ -207,7 +207,7 @@ pub async fn command(
     let config = match GatewayConfig::load(file) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("网关配置错误 / invalid gateway configuration: {e}");
             return Ok(crate::cli::EXIT_BAD_INPUT);
         }
     };
@@ -223,7 +223,7 @@ pub async fn command(
     let devices = match devices.and_then(|d| config.targets(&d).map(|_| d)) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("网关设备配置错误 / gateway devices: {e}");
             return Ok(crate::cli::EXIT_BAD_INPUT);
         }
     };
