@@ -85,6 +85,13 @@ pub enum Command {
     },
     /// Bring the ledger's stations to life: simulated gateways publishing payload v1.
     Simulate(crate::simulate::command::SimulateArgs),
+    /// Run the edge gateway at a station: poll its devices, keep readings on disk, forward
+    /// them to the central broker (docs/GATEWAY.md). `--config` names gateway.toml.
+    Gateway {
+        /// Take the devices from a ledger export (devices.csv of `pvledger registry export`).
+        #[arg(long, value_name = "DIR")]
+        from_ledger: Option<PathBuf>,
+    },
     /// Modbus TCP tools for commissioning devices.
     Modbus {
         #[command(subcommand)]
@@ -208,6 +215,10 @@ pub fn print_refused(errors: &[crate::ledger::LineError]) {
 
 /// Runs a parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    // The gateway has its own configuration file, not the service's.
+    if let Command::Gateway { from_ledger } = &cli.command {
+        return crate::gateway::command(cli.config.as_deref(), from_ledger.as_deref()).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     crate::logging::init(&config.log);
     match cli.command {
@@ -327,6 +338,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 Err(e) => Err(e.into()),
             };
         }
+        Command::Gateway { .. } => unreachable!("handled before the service configuration"),
         Command::Simulate(args) => crate::simulate::command::run(config, args).await?,
         Command::Modbus {
             command: ModbusCommand::Probe(args),

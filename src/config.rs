@@ -122,6 +122,10 @@ pub struct ModbusConfig {
     pub enabled: bool,
     pub interval_s: u64,
     pub profiles_dir: std::path::PathBuf,
+    /// Gateways whose devices an edge gateway (`pvledger gateway`) polls in the village:
+    /// their readings arrive over MQTT, so this process does not poll them too.
+    #[serde(default)]
+    pub skip_gateways: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

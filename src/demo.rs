@@ -42,6 +42,56 @@ pub fn example_county() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// Stations whose inverters the demo reads through the real edge gateway (`pvledger
+/// gateway`, in-process): simulated Modbus inverters -> gateway outbox -> MQTT -> service.
+/// The service does not poll their devices itself (`modbus.skip_gateways`).
+pub const EDGE_GATEWAYS: &[&str] = &["GW-149901101201", "GW-149901101202"];
+
+/// The example credential of `gateway` (examples/county/gateways.csv, last column).
+fn example_credential(gateway: &str) -> Option<String> {
+    let text = std::str::from_utf8(include_bytes!("../examples/county/gateways.csv")).ok()?;
+    text.lines()
+        .find(|l| l.split(',').next() == Some(gateway))
+        .and_then(|l| l.rsplit(',').next())
+        .map(str::to_owned)
+}
+
+/// Starts the in-process edge gateways of [`EDGE_GATEWAYS`] against the embedded broker,
+/// with the same code as `pvledger gateway`.
+async fn start_edge_gateways(
+    ledger: &crate::ledger::model::Ledger,
+    broker: std::net::SocketAddr,
+    prefix: &str,
+    http_base: &str,
+    interval_s: u64,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    for code in EDGE_GATEWAYS {
+        let credential = example_credential(code).context("example gateway credential")?;
+        let text = format!(
+            "[gateway]\ncode = \"{code}\"\ncredential = \"{credential}\"\n\
+             [broker]\nurl = \"mqtt://{broker}\"\ntopic_prefix = \"{prefix}\"\n\
+             [outbox]\npath = \"data/demo-outbox-{code}.sqlite\"\n\
+             [forward]\nstart_delay_max_s = 5\n\
+             [poll]\ninterval_s = {interval_s}\n\
+             [clock]\ncheck_url = \"{http_base}/healthz\"\n[status]\ninterval_s = 30\n"
+        );
+        let config = crate::gateway::GatewayConfig::parse(&text, "demo gateway")?;
+        let devices: Vec<_> = ledger
+            .devices
+            .iter()
+            .filter(|d| {
+                d.gateway_code.as_deref() == Some(*code)
+                    && d.protocol == crate::ledger::model::Protocol::Modbus
+            })
+            .cloned()
+            .collect();
+        let gateway = crate::gateway::Gateway::start(&config, &devices, shutdown.clone()).await?;
+        tokio::spawn(gateway.wait());
+    }
+    Ok(())
+}
+
 /// Where the demo keeps its data unless told otherwise: apart from a real ledger.
 pub const DEMO_DATABASE_URL: &str = "sqlite://data/demo.sqlite";
 
@@ -104,6 +154,8 @@ pub async fn run(
     let farm =
         crate::simulate::modbus::ModbusFarm::start(&ledger, &config.modbus.profiles_dir).await;
     config.modbus.interval_s = config.modbus.interval_s.min(60);
+    config.modbus.skip_gateways = EDGE_GATEWAYS.iter().map(|g| g.to_string()).collect();
+    let edge_interval_s = config.modbus.interval_s;
     let app = Application::with_store(config, store, mode).await?;
     let receiver = app.receiver().cloned().context("the demo needs MQTT")?;
     let (host, port) = receiver
@@ -127,6 +179,9 @@ pub async fn run(
     let api_token = accounts::create_token(app.store(), "admin", "system:demo").await?;
     println!("API 令牌 / API token (admin): {api_token}");
     println!("  curl -H 'Authorization: Bearer {api_token}' {base}/api/v1/stations");
+    let broker_addr = app.broker_addr();
+    let edge_ledger = ledger.clone();
+    let edge_prefix = target.topic_prefix.clone();
     println!("pvledger demo: {base}/api/v1/stations  (Ctrl-C 停止 / to stop)");
     println!("  电站 / a station:   {base}/api/v1/stations/PV149901101201-01");
     println!("  发电量 / energy:    {base}/api/v1/stations/PV149901101201-01/energy?interval=day");
@@ -153,6 +208,23 @@ pub async fn run(
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    if let Some(broker) = broker_addr {
+        start_edge_gateways(
+            &edge_ledger,
+            broker,
+            &edge_prefix,
+            &base,
+            edge_interval_s,
+            token.clone(),
+        )
+        .await
+        .context("starting the demo's edge gateways")?;
+        println!(
+            "  边缘网关 / edge gateways (Modbus -> outbox -> MQTT): {}  {base}/api/v1/gateways/{}",
+            EDGE_GATEWAYS.join(", "),
+            EDGE_GATEWAYS[0]
+        );
     }
     tokio::spawn(simulate::publish::run(
         world,

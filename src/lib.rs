@@ -11,6 +11,7 @@
 //! - [`reading`]: the decoded telemetry of one device at one instant.
 //! - [`ingest`]: payloads and polled readings into the store, with rollups.
 //! - [`modbus`]: Modbus TCP pollers, SunSpec and vendor-profile decoding, a simulator.
+//! - [`gateway`]: the edge gateway (`pvledger gateway`): Modbus -> disk outbox -> MQTT.
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
 //! - [`report`]: XLSX workbooks and Chinese A4 PDFs (fonts, layout), for settlement and assessment.
@@ -26,6 +27,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod gateway;
 pub mod health;
 pub mod http;
 pub mod ingest;

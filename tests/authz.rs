@@ -102,6 +102,13 @@ const TABLE: &[Row] = &[
         None,
         [401, 404, 404, 404, 404, 403],
     ),
+    (
+        "GET",
+        "/api/v1/gateways/{code}",
+        "/api/v1/gateways/GW-149901101201",
+        None,
+        [401, 200, 200, 200, 200, 403],
+    ),
     // Ingest takes gateway credentials only: a user's token is refused like none at all.
     (
         "POST",

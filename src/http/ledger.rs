@@ -58,6 +58,8 @@ pub struct StationDetail {
     pub tariff_history: Vec<Tariff>,
     pub share_history: Vec<Share>,
     pub devices: Vec<Device>,
+    /// The gateways its devices report through, with their latest status.
+    pub gateways: Vec<super::gateway::GatewayView>,
 }
 
 #[tracing::instrument(skip(state))]
@@ -182,6 +184,13 @@ pub async fn station(
     let (tariff_history, share_history, devices) =
         dispatch!(&state.store, ledger::station_details(&code))?;
     let today = state.today();
+    let mut codes: Vec<String> = devices
+        .iter()
+        .filter_map(|d| d.gateway_code.clone())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    let gateways = super::gateway::views(&state.store, codes).await?;
     Ok(Json(StationDetail {
         tariff: in_force(&tariff_history, today, |t| t.valid_from)
             .into_iter()
@@ -195,6 +204,7 @@ pub async fn station(
         tariff_history,
         share_history,
         devices,
+        gateways,
     }))
 }
 

@@ -4,6 +4,7 @@
 
 mod auth;
 pub mod error;
+mod gateway;
 mod health;
 mod ingest;
 pub(crate) mod ledger;
@@ -84,6 +85,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             get(telemetry::energy),
         ),
         api("GET", "/api/v1/devices/{code}", get(ledger::device)),
+        api("GET", "/api/v1/gateways/{code}", get(gateway::gateway)),
         api(
             "GET",
             "/api/v1/devices/{code}/latest",

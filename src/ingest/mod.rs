@@ -11,6 +11,7 @@ pub mod admit;
 pub mod broker;
 pub mod directory;
 pub mod energy;
+pub mod gateway_status;
 pub mod mqtt;
 pub mod payload;
 pub mod polled;
@@ -40,6 +41,7 @@ pub struct Ingest {
     tx: mpsc::Sender<Submission>,
     pub directory: Directory,
     pub stats: Arc<Stats>,
+    store: Store,
 }
 
 /// Ingest has stopped (the service is shutting down): nothing was committed.
@@ -79,7 +81,7 @@ impl Ingest {
             linger: std::time::Duration::from_millis(config.batch_linger_ms),
         };
         let task = tokio::spawn(writer::run(
-            store,
+            store.clone(),
             directory.clone(),
             zone,
             limits,
@@ -91,6 +93,7 @@ impl Ingest {
                 tx,
                 directory,
                 stats: Arc::default(),
+                store,
             },
             task,
         ))
@@ -112,6 +115,25 @@ impl Ingest {
         }
         let (accepted, refusals) = admit::admit(parsed, gateway, &snap);
         self.submit(source, Some(gateway), accepted, refusals).await
+    }
+
+    /// Stores an edge gateway's status message (the latest per gateway is kept).
+    pub async fn record_status(
+        &self,
+        gateway: &str,
+        bytes: &[u8],
+    ) -> Result<(), gateway_status::StatusError> {
+        let row = gateway_status::parse(bytes, gateway, Utc::now())?;
+        if !self.directory.snapshot().gateways.contains_key(gateway) {
+            self.directory.reload_if_stale().await;
+            if !self.directory.snapshot().gateways.contains_key(gateway) {
+                return Err(
+                    gateway_status::StatusRefused::UnknownGateway(gateway.to_owned()).into(),
+                );
+            }
+        }
+        crate::store::dispatch!(&self.store, gateway::upsert_status(&row))?;
+        Ok(())
     }
 
     /// Hands readings from a poller to the writer; resolves when they are committed.

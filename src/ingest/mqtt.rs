@@ -3,6 +3,9 @@
 //! only after the readings it carries are committed, so a crash between receipt and commit
 //! makes the broker deliver it again; the idempotent writer stores it once.
 //!
+//! Edge gateways also publish their status on `{prefix}/+/status`; the latest per gateway
+//! is stored (crate::ingest::gateway_status) and acknowledged like telemetry.
+//!
 //! Three stages keep the event loop turning while the database works: the event loop
 //! hands publishes to a processor, which submits them to ingest and queues the pending
 //! confirmation; an acker awaits confirmations in arrival order and sends the PUBACKs
@@ -70,6 +73,7 @@ pub async fn run(
     options.set_inflight(200);
     let (client, eventloop) = AsyncClient::new(options, 256);
     let filter = format!("{}/+/telemetry", config.topic_prefix);
+    let status_filter = format!("{}/+/status", config.topic_prefix);
 
     let (pub_tx, pub_rx) = mpsc::channel::<Publish>(PIPELINE);
     let (ack_tx, ack_rx) = mpsc::channel::<(Publish, oneshot::Receiver<PayloadOutcome>)>(PIPELINE);
@@ -80,7 +84,7 @@ pub async fn run(
     drive(
         eventloop,
         client.clone(),
-        filter,
+        [filter, status_filter],
         pub_tx,
         &broker,
         &state,
@@ -97,7 +101,7 @@ pub async fn run(
 async fn drive(
     mut eventloop: EventLoop,
     client: AsyncClient,
-    filter: String,
+    filters: [String; 2],
     publishes: mpsc::Sender<Publish>,
     broker: &str,
     state: &MqttState,
@@ -125,7 +129,10 @@ async fn drive(
                 });
                 if !ack.session_present {
                     // A new session has no subscription; the broker kept it otherwise.
-                    if let Err(e) = client.try_subscribe(&filter, QoS::AtLeastOnce) {
+                    let filters = filters
+                        .iter()
+                        .map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                    if let Err(e) = client.try_subscribe_many(filters) {
                         tracing::error!(error = %e, "cannot queue the MQTT subscription");
                     }
                 }
@@ -159,6 +166,33 @@ async fn process(
     prefix: String,
 ) {
     while let Some(p) = rx.recv().await {
+        if let Some(gateway) = status_gateway_of(&p.topic, &prefix) {
+            let (done_tx, done) = oneshot::channel();
+            match ingest.record_status(gateway, &p.payload).await {
+                Ok(()) => {
+                    let _ = done_tx.send(PayloadOutcome {
+                        accepted: 0,
+                        duplicates: 0,
+                        refused: Vec::new(),
+                    });
+                }
+                // Stored nowhere: acknowledged anyway, a bad status must not come back forever.
+                Err(super::gateway_status::StatusError::Refused(e)) => {
+                    tracing::warn!(topic = %p.topic, error = %e, "gateway status refused");
+                    let _ = done_tx.send(PayloadOutcome {
+                        accepted: 0,
+                        duplicates: 0,
+                        refused: Vec::new(),
+                    });
+                }
+                // Not acknowledged: the broker delivers it again.
+                Err(e) => tracing::warn!(topic = %p.topic, error = %e, "gateway status not stored"),
+            }
+            if acks.send((p, done)).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let gateway = gateway_of(&p.topic, &prefix).unwrap_or_default().to_owned();
         let source = format!("mqtt:{}", p.topic);
         match ingest.submit_payload(&source, &gateway, &p.payload).await {
@@ -194,6 +228,15 @@ pub fn gateway_of<'a>(topic: &'a str, prefix: &str) -> Option<&'a str> {
         .strip_prefix(prefix)?
         .strip_prefix('/')?
         .strip_suffix("/telemetry")
+        .filter(|g| !g.is_empty() && !g.contains('/'))
+}
+
+/// The gateway segment of `{prefix}/{gateway}/status`.
+pub fn status_gateway_of<'a>(topic: &'a str, prefix: &str) -> Option<&'a str> {
+    topic
+        .strip_prefix(prefix)?
+        .strip_prefix('/')?
+        .strip_suffix("/status")
         .filter(|g| !g.is_empty() && !g.contains('/'))
 }
 

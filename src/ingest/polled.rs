@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Ingest;
 use crate::config::ModbusConfig;
-use crate::modbus::{spawn_pollers, targets_from_store};
+use crate::modbus::feed::{Batching, ReadingSink, SinkClosed, forward_batches};
+use crate::modbus::{spawn_pollers, targets_from_devices};
 use crate::reading::DeviceReading;
 use crate::store::Store;
 
@@ -27,7 +28,14 @@ pub async fn start(
     ingest: Ingest,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Option<JoinHandle<()>>> {
-    let (mut targets, problems) = targets_from_store(store, &config.profiles_dir).await?;
+    let mut devices = store.load_ledger().await?.devices;
+    // Devices read by an edge gateway in the village (`pvledger gateway`) arrive over MQTT.
+    devices.retain(|d| {
+        d.gateway_code
+            .as_ref()
+            .is_none_or(|g| !config.skip_gateways.contains(g))
+    });
+    let (mut targets, problems) = targets_from_devices(&devices, &config.profiles_dir);
     for p in &problems {
         tracing::warn!(device = %p.device_code, problem = %p.problem, "modbus device not polled");
     }
@@ -44,21 +52,19 @@ pub async fn start(
     );
     let (tx, rx) = mpsc::channel(1024);
     spawn_pollers(targets, tx, shutdown);
-    Ok(Some(tokio::spawn(forward(rx, ingest))))
+    let batching = Batching {
+        max: BATCH,
+        linger: LINGER,
+    };
+    Ok(Some(tokio::spawn(forward_batches(rx, ingest, batching))))
 }
 
-async fn forward(mut rx: mpsc::Receiver<DeviceReading>, ingest: Ingest) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + LINGER;
-        while batch.len() < BATCH {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(r)) => batch.push(r),
-                _ => break,
-            }
-        }
-        if ingest.submit_polled(batch).await.is_err() {
-            return;
-        }
+/// Polled readings go to the writer; a batch is accepted once committed.
+impl ReadingSink for Ingest {
+    async fn accept(&mut self, batch: Vec<DeviceReading>) -> Result<(), SinkClosed> {
+        self.submit_polled(batch)
+            .await
+            .map(drop)
+            .map_err(|_| SinkClosed)
     }
 }

@@ -12,7 +12,7 @@
 //!                                 sunspec::plan_reads / Profile::plan ──▶ [ReadRequest]
 //!  perform requests in order ───▶ [RegisterBlock]
 //!                                 sunspec::decode / Profile::decode ──▶ Reading
-//!  send DeviceReading ──▶ bounded channel ──▶ ingest
+//!  send DeviceReading ──▶ bounded channel ──▶ feed::forward_batches ──▶ ingest | gateway outbox
 //! ```
 //!
 //! - [`words`]: register words to numbers and text, word order, SunSpec sentinels.
@@ -24,6 +24,8 @@
 //! - [`link`]: one connection, every call under a timeout; [`device`]: one device's poll
 //!   (SunSpec discovery or profile), [`health`]: blocks disabled after repeated 0x02.
 //! - [`poller`]: [`spawn_pollers`], one task per `host:port`; [`backoff`]: retry delays.
+//! - [`stats`]: poll outcomes per device; [`feed`]: batches of readings to a sink (the
+//!   service's ingest or the edge gateway's outbox).
 //! - [`probe`] / [`probe_report`]: `pvledger modbus probe` for commissioning.
 //! - [`sim_server`] / [`sim_image`]: a Modbus TCP device simulator for tests and demos.
 //!
@@ -51,5 +53,9 @@ pub mod sim_image;
 pub mod sim_server;
 pub mod target;
 
-pub use poller::spawn_pollers;
+// Shared by the service and the edge gateway: poll counters and the batching loop.
+pub mod feed;
+pub mod stats;
+
+pub use poller::{spawn_pollers, spawn_pollers_with_stats};
 pub use target::{PollTarget, ProfileRef, targets_from_devices, targets_from_store};

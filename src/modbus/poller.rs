@@ -15,6 +15,7 @@
 //! does not shift every later one.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::Backoff;
 use super::device::DevicePoller;
 use super::link::Link;
+use super::stats::PollStats;
 use super::target::PollTarget;
 use crate::reading::DeviceReading;
 
@@ -37,10 +39,23 @@ pub fn spawn_pollers(
     sink: mpsc::Sender<DeviceReading>,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
+    spawn_pollers_with_stats(targets, sink, Arc::default(), shutdown)
+}
+
+/// [`spawn_pollers`] that also counts each device's good and failed polls in `stats`.
+pub fn spawn_pollers_with_stats(
+    targets: Vec<PollTarget>,
+    sink: mpsc::Sender<DeviceReading>,
+    stats: Arc<PollStats>,
+    shutdown: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    for t in &targets {
+        stats.register(&t.device_code);
+    }
     group_by_endpoint(targets)
         .into_values()
         .map(|group| {
-            let connection = Connection::new(group);
+            let connection = Connection::new(group, stats.clone());
             tokio::spawn(connection.run(sink.clone(), shutdown.clone()))
         })
         .collect()
@@ -83,10 +98,11 @@ struct Connection {
     pause_after_connect: Duration,
     backoff: Backoff,
     down_since: Option<Instant>,
+    stats: Arc<PollStats>,
 }
 
 impl Connection {
-    fn new(group: Vec<PollTarget>) -> Self {
+    fn new(group: Vec<PollTarget>, stats: Arc<PollStats>) -> Self {
         let first = &group[0];
         let (host, port, endpoint) = (first.host.clone(), first.port, first.endpoint());
         let backoff = Backoff::new(first.reconnect);
@@ -114,6 +130,7 @@ impl Connection {
             pause_after_connect,
             backoff,
             down_since: None,
+            stats,
         }
     }
 
@@ -152,6 +169,7 @@ impl Connection {
                     device.due =
                         next_slot(device.due, device.poller.target().interval, Instant::now());
                     self.mark_up();
+                    self.stats.ok(&code, polled.ts);
                     let reading = DeviceReading {
                         device_code: code,
                         ts: polled.ts,
@@ -165,6 +183,7 @@ impl Connection {
                 Err(e) if e.needs_reconnect() => {
                     // The device stays due: it is polled again right after reconnecting.
                     link = None;
+                    self.stats.failed(&code, &e.to_string());
                     self.mark_down(&e.to_string());
                     sleep(self.backoff.next_delay()).await;
                 }
@@ -172,6 +191,7 @@ impl Connection {
                     device.due =
                         next_slot(device.due, device.poller.target().interval, Instant::now());
                     let message = e.to_string();
+                    self.stats.failed(&code, &message);
                     if device.last_error.as_ref() != Some(&message) {
                         tracing::warn!(device = %code, error = %message, "poll failed");
                         device.last_error = Some(message);
@@ -195,7 +215,13 @@ impl Connection {
                 Some(link)
             }
             Err(e) => {
-                self.mark_down(&e.to_string());
+                // Every device behind this endpoint missed its poll.
+                let message = e.to_string();
+                for device in &self.devices {
+                    self.stats
+                        .failed(&device.poller.target().device_code, &message);
+                }
+                self.mark_down(&message);
                 sleep(self.backoff.next_delay()).await;
                 None
             }

@@ -8,7 +8,9 @@
 //! own module.
 
 mod dec;
+mod gateway;
 pub mod telemetry;
+pub use gateway::GatewayStatusRow;
 pub mod timescale;
 mod ts;
 
@@ -201,6 +203,10 @@ pub mod pg {
         use super::Db;
         include!("sessions_sql.rs");
     }
+    pub mod gateway {
+        use super::Db;
+        include!("gateway_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -234,6 +240,10 @@ pub mod lite {
     pub mod sessions {
         use super::Db;
         include!("sessions_sql.rs");
+    }
+    pub mod gateway {
+        use super::Db;
+        include!("gateway_sql.rs");
     }
 }
 
