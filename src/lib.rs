@@ -13,12 +13,14 @@
 //! - [`modbus`]: Modbus TCP pollers, SunSpec and vendor-profile decoding, a simulator.
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
+//! - [`assess`]: efficacy assessment (成效评估): yields, availability, peers, flags, grades.
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing.
 //! - [`http`]: the JSON API.
 //! - [`app`]: start-up and graceful shutdown; [`cli`]: the command line.
 
 pub mod app;
+pub mod assess;
 pub mod audit;
 pub mod auth;
 pub mod cli;

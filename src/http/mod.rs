@@ -1,5 +1,6 @@
 //! The HTTP service: the JSON API under /api/v1 and the health probes.
 
+mod assessment;
 pub mod error;
 mod health;
 mod ingest;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{code}/latest", get(telemetry::latest))
         .route("/api/v1/ingest", post(ingest::ingest))
         .route("/api/v1/ingest/rejections", get(ingest::rejections))
+        .route("/api/v1/assessments", get(assessment::assessments))
         .fallback(error::fallback)
         .with_state(state)
 }

@@ -193,6 +193,10 @@ pub mod pg {
         use super::Db;
         include!("settle_sql.rs");
     }
+    pub mod assess {
+        use super::Db;
+        include!("assess_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -218,6 +222,10 @@ pub mod lite {
     pub mod settle {
         use super::Db;
         include!("settle_sql.rs");
+    }
+    pub mod assess {
+        use super::Db;
+        include!("assess_sql.rs");
     }
 }
 
