@@ -305,7 +305,7 @@ fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &mut Sk
             peer_group: s.group.clone(),
             dc_kwp: s.dc_kwp,
             energy_kwh: (energy * 1000.0).round() / 1000.0,
-            final_yield_h: final_yield(energy, s.dc_kwp),
+            final_yield_h: final_yield(energy, s.dc_kwp).map(|y| (y * 1000.0).round() / 1000.0),
             completeness,
             availability,
             reference_yield_h: has_sensor.then_some(reference),

@@ -47,7 +47,8 @@ pub struct Flag {
     pub kind: FlagKind,
     pub reason_zh: String,
     pub reason_en: String,
-    /// The figures behind the flag, by name.
+    /// The figures behind the flag, by name (a JSON object, in this order).
+    #[serde(serialize_with = "as_map")]
     pub evidence: Vec<(String, f64)>,
 }
 
@@ -63,6 +64,10 @@ pub struct Evidence {
     /// (inverter, days, first day).
     pub zero_spell: Option<(String, u32, chrono::NaiveDate)>,
     pub degradation_percent_per_year: Option<f64>,
+}
+
+fn as_map<S: serde::Serializer>(v: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(v.iter().map(|(k, x)| (k, x)))
 }
 
 fn pct(x: f64) -> String {
