@@ -241,7 +241,67 @@ async fn the_export_writes_csv_with_a_bom_and_a_workbook(db: TestDb) {
     assert!(err.contains("999999"), "{err}");
 }
 
+/// `pvledger assess` as an operator runs it.
+fn pvledger(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pvledger"))
+        .args(args)
+        .env("PVLEDGER__DATABASE__URL", &db.url)
+        .env(
+            "PVLEDGER__INGEST__EXPECTED_INTERVAL_S",
+            (60 * STEP_MIN).to_string(),
+        )
+        .env("PVLEDGER__MQTT__EMBEDDED_LISTEN", "")
+        .env("PVLEDGER__MODBUS__ENABLED", "false")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+async fn the_command_prints_the_ranking_and_refuses_a_reversed_period(db: TestDb) {
+    simulate(&db).await;
+    let dir = db.dir().join("export");
+    let (code, stdout, stderr) = pvledger(
+        &db,
+        &[
+            "assess",
+            "--from",
+            "2026-05-01",
+            "--to",
+            "2026-05-10",
+            "--export",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("排名"), "{stdout}");
+    let tripped = stdout
+        .lines()
+        .find(|l| l.contains("PV149901101202-01") && l.contains("差"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        tripped.contains("长时间零发电 zero_production"),
+        "{tripped}"
+    );
+    assert!(dir.join("assessment.xlsx").exists());
+
+    let (code, _, stderr) = pvledger(
+        &db,
+        &["assess", "--from", "2026-05-10", "--to", "2026-05-01"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("from 2026-05-10 is after to 2026-05-01"),
+        "{stderr}"
+    );
+}
+
 both_backends!(
     exactly_the_injected_underperformers_are_flagged_with_their_reasons,
     the_export_writes_csv_with_a_bom_and_a_workbook,
+    the_command_prints_the_ranking_and_refuses_a_reversed_period,
 );

@@ -109,10 +109,23 @@ pub fn assess(
     period: &Period,
     c: &AssessmentConfig,
 ) -> Vec<StationAssessment> {
-    let mut sky = Sky::new(period.zone, c.daylight_elevation_deg);
+    // The year before the period is only needed (for degradation) where data reaches back.
+    let lookback = stations.iter().any(|s| {
+        s.inverters
+            .iter()
+            .any(|i| i.days.range(..period.from).next().is_some())
+    });
+    let first = if lookback {
+        period.from - Duration::days(366)
+    } else {
+        period.from
+    };
+    let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= period.to).collect();
+    let orientations: Vec<Orientation> = stations.iter().filter_map(|s| s.orientation).collect();
+    let sky = Sky::prepare(&orientations, &days, period.zone, c.daylight_elevation_deg);
     let mut partials: Vec<Partial> = stations
         .iter()
-        .map(|s| station(s, period, c, &mut sky))
+        .map(|s| station(s, period, c, &sky))
         .collect();
     let medians = daily_medians(
         partials.iter().zip(stations).flat_map(|(p, s)| {
@@ -154,7 +167,7 @@ pub fn assess(
     out
 }
 
-fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &mut Sky) -> Partial {
+fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &Sky) -> Partial {
     let lookback = period.from - Duration::days(366);
     let n_inv = s.inverters.len().max(1) as f64;
     let inv_dc = |i: &InverterInput| i.dc_kwp.filter(|k| *k > 0.0).unwrap_or(s.dc_kwp / n_inv);
@@ -225,12 +238,15 @@ fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &mut Sk
                 }
             }
             // Reference yield and PR where an irradiance sensor reported that day.
-            let (start, end) = crate::ingest::recompute::day_bounds(day, period.zone);
-            let hours: Vec<(DateTime<Utc>, f64)> = s
-                .irradiation_hours
-                .range(start..end)
-                .map(|(h, v)| (*h, *v))
-                .collect();
+            let hours: Vec<(DateTime<Utc>, f64)> = if s.irradiation_hours.is_empty() {
+                Vec::new()
+            } else {
+                let (start, end) = crate::ingest::recompute::day_bounds(day, period.zone);
+                s.irradiation_hours
+                    .range(start..end)
+                    .map(|(h, v)| (*h, *v))
+                    .collect()
+            };
             let h_day: f64 = hours.iter().map(|(_, v)| v).sum();
             reference += h_day;
             if day_complete && h_day > 0.0 {
