@@ -5,7 +5,7 @@
 //!
 //! Synthetic: one county of 100 townships of 60 stations spread over 3° × 3° of Shanxi
 //! (so the sky is worked out for a few hundred cells), shared day-to-day weather, and one
-//! station in twenty with a fault (a weak inverter, a week of silence, or a low yield).
+//! station in twenty with a fault (a weak inverter, a silent month, or a low yield).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -16,7 +16,13 @@ use pvledger::config::Config;
 use pvledger::store::Store;
 
 const COUNTY: &str = "149900";
-const STATIONS: usize = 6_000;
+/// Stations (ASSESS_BENCH_STATIONS overrides, for quick profiling).
+fn station_count() -> usize {
+    std::env::var("ASSESS_BENCH_STATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6_000)
+}
 const YEAR: i32 = 2025;
 
 fn write_ledger(dir: &Path) {
@@ -28,8 +34,9 @@ fn write_ledger(dir: &Path) {
     let mut stations = String::from(
         "code,name,kind,area_code,dc_capacity_kwp,ac_capacity_kw,latitude,longitude,tilt_deg,azimuth_deg\n",
     );
-    let mut devices = String::from("code,station_code,kind,dc_kwp,protocol\n");
-    for s in 0..STATIONS {
+    let mut devices =
+        String::from("code,station_code,kind,dc_kwp,protocol,host,port,unit_id,profile\n");
+    for s in 0..station_count() {
         let code = format!("PV-{s:05}");
         let township = s / 60;
         // Townships on a 10 × 10 grid over 36-39°N, 110.5-113.5°E; stations around them.
@@ -44,7 +51,13 @@ fn write_ledger(dir: &Path) {
         )
         .unwrap();
         for i in 1..=2 {
-            writeln!(devices, "INV-{code}-{i},{code},inverter,142,mqtt").unwrap();
+            writeln!(
+                devices,
+                "INV-{code}-{i},{code},inverter,142,modbus,10.{}.{}.1,502,{i},sunspec",
+                township,
+                s % 60
+            )
+            .unwrap();
         }
     }
     for (name, text) in [
@@ -75,8 +88,8 @@ fn rows(ids: &[(i64, usize, usize)]) -> Vec<Row> {
             if fault && inverter == 1 {
                 kwh *= 0.6; // a weak inverter
             }
-            if station % 20 == 13 && (100..107).contains(&day.ordinal()) {
-                (kwh, samples, data, producing) = (0.0, 0, 0, 0); // a silent week
+            if station % 20 == 13 && (100..130).contains(&day.ordinal()) {
+                (kwh, samples, data, producing) = (0.0, 0, 0, 0); // a silent month
             }
             if station % 20 == 17 {
                 kwh *= 0.75; // a low-yield station
@@ -158,6 +171,11 @@ async fn bench(backend: &str, url: &str, dir: &Path) -> Vec<(String, f64)> {
     let data = rows(&ids);
     let t = Instant::now();
     insert(&store, &data).await;
+    eprintln!(
+        "{backend}: {} device-days written in {:.1} s",
+        data.len(),
+        t.elapsed().as_secs_f64()
+    );
     out.push((
         format!("{backend}: write {} device-days (set-up)", data.len()),
         t.elapsed().as_secs_f64(),
@@ -170,18 +188,17 @@ async fn bench(backend: &str, url: &str, dir: &Path) -> Vec<(String, f64)> {
             .await
             .unwrap();
         let secs = t.elapsed().as_secs_f64();
-        assert_eq!(report.stations.len(), STATIONS);
+        assert_eq!(report.stations.len(), station_count());
         let flagged = report
             .stations
             .iter()
             .filter(|s| !s.flags.is_empty())
             .count();
         // Every injected station is flagged (1 in 20 of each of three kinds).
-        assert!(flagged >= 3 * STATIONS / 20, "{flagged}");
-        out.push((
-            format!("{backend}: assess a year, {attempt} run ({flagged} stations flagged)"),
-            secs,
-        ));
+        assert!(flagged >= 3 * station_count() / 20, "{flagged}");
+        let step = format!("{backend}: assess a year, {attempt} run ({flagged} stations flagged)");
+        eprintln!("{step}: {secs:.3} s");
+        out.push((step, secs));
     }
     store.close().await;
     out
@@ -189,21 +206,32 @@ async fn bench(backend: &str, url: &str, dir: &Path) -> Vec<(String, f64)> {
 
 #[tokio::main]
 async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "pvledger=debug".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    // ASSESS_BENCH_BACKEND=sqlite or postgres runs one backend only.
+    let only = std::env::var("ASSESS_BENCH_BACKEND").unwrap_or_default();
     let tmp = tempfile::tempdir().unwrap();
     let ledger = tmp.path().join("ledger");
     std::fs::create_dir_all(&ledger).unwrap();
     write_ledger(&ledger);
-    let mut rows = bench(
-        "sqlite",
-        &format!("sqlite://{}", tmp.path().join("bench.sqlite").display()),
-        &ledger,
-    )
-    .await;
+    let mut rows = Vec::new();
+    if only != "postgres" {
+        rows = bench(
+            "sqlite",
+            &format!("sqlite://{}", tmp.path().join("bench.sqlite").display()),
+            &ledger,
+        )
+        .await;
+    }
 
     let admin = std::env::var("PVLEDGER_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     use sqlx::Connection;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+    if only == "sqlite" {
+        // PostgreSQL not asked for.
+    } else if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
         let name = format!("pvledger_bench_assess_{}", std::process::id());
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut conn)

@@ -122,7 +122,13 @@ pub fn assess(
     };
     let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= period.to).collect();
     let orientations: Vec<Orientation> = stations.iter().filter_map(|s| s.orientation).collect();
+    let started = std::time::Instant::now();
     let sky = Sky::prepare(&orientations, &days, period.zone, c.daylight_elevation_deg);
+    tracing::debug!(
+        days = days.len(),
+        sky_s = started.elapsed().as_secs_f64(),
+        "sky prepared"
+    );
     let mut partials: Vec<Partial> = stations
         .iter()
         .map(|s| station(s, period, c, &sky))

@@ -98,12 +98,19 @@ pub async fn run(
             Some((d.id, (si, ii, d.kind)))
         })
         .collect();
-    let ids: Vec<i64> = device_station.keys().copied().collect();
-    let filter = (ids.len() < ledger.devices.len()).then_some(ids.as_slice());
+    let started = std::time::Instant::now();
+    let mut ids: Vec<i64> = device_station
+        .iter()
+        .filter(|(_, (_, _, k))| *k == DeviceKind::Inverter)
+        .map(|(id, _)| *id)
+        .collect();
+    // Sorted ids let SQLite walk its (device_id, day) key in order.
+    ids.sort_unstable();
     let rows = dispatch!(
         store,
-        assess::daily_rows(filter, from - Duration::days(366), to)
+        assess::daily_rows(Some(&ids), from - Duration::days(366), to)
     )?;
+    let read = rows.len();
     for r in rows {
         if let Some((si, Some(ii), DeviceKind::Inverter)) = device_station.get(&r.device_id) {
             inputs[*si].inverters[*ii].days.insert(
@@ -140,19 +147,29 @@ pub async fn run(
             }
         }
     }
+    let read_s = started.elapsed().as_secs_f64();
     let period = Period {
         from,
         to,
         zone: config.time.zone,
         expected_interval_s: config.ingest.expected_interval_s,
     };
+    let stations = assess(&inputs, &period, &config.assessment);
+    tracing::info!(
+        county,
+        stations = stations.len(),
+        device_days = read,
+        read_s,
+        total_s = started.elapsed().as_secs_f64(),
+        "assessed"
+    );
     Ok(Report {
         county,
         county_name,
         from,
         to,
         peer_group: config.assessment.peer_group.clone(),
-        stations: assess(&inputs, &period, &config.assessment),
+        stations,
     })
 }
 
