@@ -68,6 +68,21 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         export: Option<PathBuf>,
     },
+    /// Efficacy assessment (成效评估) of a county's stations over a period, ranked.
+    Assess {
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day (included), YYYY-MM-DD.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// The county's code (needed when the ledger holds several counties).
+        #[arg(long)]
+        county: Option<String>,
+        /// Also write the CSV files and assessment.xlsx here.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+    },
     /// Move a settlement on: review (draft -> reviewed) or approve (reviewed -> approved).
     Settlement {
         #[command(subcommand)]
@@ -248,6 +263,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 &store,
                 &config,
                 &period,
+                county.as_deref(),
+                export.as_deref(),
+            )
+            .await?;
+            store.close().await;
+            return Ok(code);
+        }
+        Command::Assess {
+            from,
+            to,
+            county,
+            export,
+        } => {
+            let store = Store::open(&config.database, &config.storage).await?.0;
+            let code = crate::assess::cli::assess(
+                &store,
+                &config,
+                from,
+                to,
                 county.as_deref(),
                 export.as_deref(),
             )

@@ -29,8 +29,79 @@ pub struct Config {
     pub modbus: ModbusConfig,
     pub ingest: IngestConfig,
     pub settlement: SettlementConfig,
+    pub assessment: AssessmentConfig,
     pub log: LogConfig,
     pub report: ReportConfig,
+}
+
+/// Efficacy assessment (成效评估) thresholds, DOMAIN.md §3: no official national figures
+/// exist, so every one is a local choice. Ratios are fractions (0.95 = 95 %).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentConfig {
+    /// Stations compared with each other: "county" or "township".
+    pub peer_group: String,
+    /// Fewer complete peers than this on a day: that day gives no peer comparison.
+    pub min_peers: usize,
+    /// Sun elevation above which an hour (at its middle) is daylight for availability, °.
+    pub daylight_elevation_deg: f64,
+    /// A station-day with at least this data completeness counts in yield comparisons.
+    pub complete_day: f64,
+    /// Flag under-performing below this peer ratio.
+    pub underperforming_peer_ratio: f64,
+    /// Flag low availability below this.
+    pub low_availability: f64,
+    /// Flag data gaps when more than this share of expected readings is missing.
+    pub max_missing: f64,
+    /// Flag an inverter this much below the median of its siblings (0.2 = 20 %).
+    pub inverter_shortfall: f64,
+    /// Flag a zero-production spell of at least this many consecutive days with data.
+    pub zero_spell_days: u32,
+    /// Flag degradation worse than this, percent per year.
+    pub max_degradation_percent_per_year: f64,
+    /// Temperature coefficient of power γ, per °C (negative).
+    pub gamma_per_c: f64,
+    /// Grade rules: the first tier whose three conditions hold gives the grade, else 差.
+    pub grade: GradeRules,
+}
+
+/// The tiers 优, 良, 中 (anything else is 差).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradeRules {
+    pub excellent: GradeTier,
+    pub good: GradeTier,
+    pub fair: GradeTier,
+}
+
+/// What a tier requires. An unknown peer ratio or availability fails a tier whose minimum
+/// is above 0.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradeTier {
+    pub min_peer_ratio: f64,
+    pub min_availability: f64,
+    pub max_flags: usize,
+}
+
+impl AssessmentConfig {
+    /// The fraction-valued keys and their values, for validation.
+    fn fractions(&self) -> Vec<(String, f64)> {
+        let mut v = vec![
+            ("complete_day".to_owned(), self.complete_day),
+            ("low_availability".to_owned(), self.low_availability),
+            ("max_missing".to_owned(), self.max_missing),
+            ("inverter_shortfall".to_owned(), self.inverter_shortfall),
+        ];
+        for (name, t) in [
+            ("excellent", &self.grade.excellent),
+            ("good", &self.grade.good),
+            ("fair", &self.grade.fair),
+        ] {
+            v.push((format!("grade.{name}.min_availability"), t.min_availability));
+        }
+        v
+    }
 }
 
 /// Settlement policy (DOMAIN.md §2); decimals as quoted strings, checked at start-up.
@@ -375,6 +446,52 @@ impl Config {
                 "must be \"received\" or \"accrued\"".into(),
             ));
         }
+        let a = &self.assessment;
+        if !["county", "township"].contains(&a.peer_group.as_str()) {
+            return Err(invalid(
+                "assessment.peer_group",
+                format!("{:?}: must be \"county\" or \"township\"", a.peer_group),
+            ));
+        }
+        for (key, v) in a.fractions() {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(invalid(
+                    &format!("assessment.{key}"),
+                    format!("{v} is not a fraction between 0 and 1 (e.g. 0.95 for 95 %)"),
+                ));
+            }
+        }
+        if !(0.0..=2.0).contains(&a.underperforming_peer_ratio) {
+            return Err(invalid(
+                "assessment.underperforming_peer_ratio",
+                format!(
+                    "{} is not a ratio between 0 and 2",
+                    a.underperforming_peer_ratio
+                ),
+            ));
+        }
+        if !(-10.0..=60.0).contains(&a.daylight_elevation_deg) {
+            return Err(invalid(
+                "assessment.daylight_elevation_deg",
+                "must be a sun elevation between -10 and 60 degrees".into(),
+            ));
+        }
+        if !(-0.01..=0.0).contains(&a.gamma_per_c) {
+            return Err(invalid(
+                "assessment.gamma_per_c",
+                "must be between -0.01 and 0 per °C (crystalline silicon: about -0.0035)".into(),
+            ));
+        }
+        if a.min_peers == 0 || a.zero_spell_days == 0 {
+            return Err(invalid(
+                if a.min_peers == 0 {
+                    "assessment.min_peers"
+                } else {
+                    "assessment.zero_spell_days"
+                },
+                "must be at least 1".into(),
+            ));
+        }
         if let Err(e) = self.log.level.parse::<tracing_subscriber::EnvFilter>() {
             return Err(invalid("log.level", format!("not a valid log filter: {e}")));
         }
@@ -560,6 +677,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`settlement.vat_rate`"), "{err}");
+    }
+
+    #[test]
+    fn an_assessment_threshold_out_of_range_names_its_key() {
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(c.assessment.underperforming_peer_ratio, 0.85);
+        assert_eq!(c.assessment.grade.excellent.max_flags, 0);
+        let err = Config::load_from(
+            None,
+            env(&[("PVLEDGER__ASSESSMENT__GRADE__GOOD__MIN_AVAILABILITY", "97")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`assessment.grade.good.min_availability`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("PVLEDGER__ASSESSMENT__GRADE__GOOD__MIN_AVAILABILITY"),
+            "{err}"
+        );
+        let err = Config::load_from(None, env(&[("PVLEDGER__ASSESSMENT__PEER_GROUP", "city")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`assessment.peer_group`"), "{err}");
     }
 
     #[test]

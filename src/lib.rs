@@ -14,6 +14,7 @@
 //! - [`gateway`]: the edge gateway (`pvledger gateway`): Modbus -> disk outbox -> MQTT.
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
+//! - [`assess`]: efficacy assessment (成效评估): yields, availability, peers, flags, grades.
 //! - [`report`]: XLSX workbooks and Chinese A4 PDFs (fonts, layout), for settlement and assessment.
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing, roles, accounts, browser sessions and login lock-out.
@@ -21,6 +22,7 @@
 //! - [`app`]: start-up and graceful shutdown; [`cli`]: the command line.
 
 pub mod app;
+pub mod assess;
 pub mod audit;
 pub mod auth;
 pub mod backup;

@@ -109,6 +109,13 @@ const TABLE: &[Row] = &[
         None,
         [401, 200, 200, 200, 200, 403],
     ),
+    (
+        "GET",
+        "/api/v1/assessments",
+        "/api/v1/assessments?from=2026-10-01&to=2026-10-31",
+        None,
+        [401, 200, 200, 403, 200, 403],
+    ),
     // Ingest takes gateway credentials only: a user's token is refused like none at all.
     (
         "POST",

@@ -2,6 +2,7 @@
 //! which the router, the OpenAPI check and the authorization test all use), the health
 //! probes, and the web pages of [`crate::pages`], behind the browser-session layer.
 
+mod assessment;
 mod auth;
 pub mod error;
 mod gateway;
@@ -122,6 +123,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             post(settlement::receive),
         ),
         api("GET", "/api/v1/audit", get(settlement::audit)),
+        api("GET", "/api/v1/assessments", get(assessment::assessments)),
     ]
 }
 

@@ -207,6 +207,10 @@ pub mod pg {
         use super::Db;
         include!("gateway_sql.rs");
     }
+    pub mod assess {
+        use super::Db;
+        include!("assess_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -244,6 +248,10 @@ pub mod lite {
     pub mod gateway {
         use super::Db;
         include!("gateway_sql.rs");
+    }
+    pub mod assess {
+        use super::Db;
+        include!("assess_sql.rs");
     }
 }
 

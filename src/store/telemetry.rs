@@ -89,3 +89,55 @@ pub struct DailyRow {
     pub irradiation_kwh_m2: Option<f64>,
     pub bad_intervals: i32,
 }
+
+/// The day's hour masks from its hourly rows (hour, kWh, samples): bit i set when the i-th
+/// hour after `day_start` had readings (`data`) or positive energy (`producing`).
+pub fn hour_masks(day_start: Ts, hours: &[(Ts, f64, i32)]) -> (i32, i32) {
+    let (mut data, mut producing) = (0, 0);
+    for (hour, kwh, samples) in hours {
+        let i = (hour.0 - day_start.0).num_hours();
+        // A local day has at most 25 hours (a DST change); bit 31 is the sign.
+        if !(0..30).contains(&i) {
+            continue;
+        }
+        if *samples > 0 {
+            data |= 1 << i;
+        }
+        if *kwh > 0.0 {
+            producing |= 1 << i;
+        }
+    }
+    (data, producing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hour_masks_mark_hours_with_data_and_with_production() {
+        let start = Ts::from_millis(1_780_000_000_000).unwrap();
+        let h = |i: i64| Ts(start.0 + chrono::Duration::hours(i));
+        let rows = [
+            (h(0), 0.0, 3),
+            (h(6), 1.5, 60),
+            (h(7), 0.0, 60),
+            (h(9), 2.0, 0),
+        ];
+        let (data, producing) = hour_masks(start, &rows);
+        assert_eq!(data, 0b1100_0001);
+        assert_eq!(producing, 0b10_0100_0000);
+    }
+}
+
+/// The columns of a device-day the efficacy assessment reads.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AssessDayRow {
+    pub device_id: i64,
+    pub day: NaiveDate,
+    pub energy_kwh: f64,
+    pub samples: i32,
+    pub irradiation_kwh_m2: Option<f64>,
+    pub data_hours: i32,
+    pub producing_hours: i32,
+}

@@ -155,9 +155,24 @@ pub async fn recompute_daily(conn: &mut Conn, device_id: i64, day: NaiveDate, st
     .bind(day)
     .bind(start)
     .bind(end)
-    .execute(conn)
-    .await
-    .map(drop)
+    .execute(&mut *conn)
+    .await?;
+    let hours: Vec<(Ts, f64, i32)> =
+        sqlx::query_as("SELECT hour, energy_kwh, samples FROM energy_hourly WHERE device_id = $1 AND hour >= $2 AND hour < $3")
+            .bind(device_id)
+            .bind(start)
+            .bind(end)
+            .fetch_all(&mut *conn)
+            .await?;
+    let (data, producing) = crate::store::telemetry::hour_masks(start, &hours);
+    sqlx::query("UPDATE energy_daily SET data_hours = $3, producing_hours = $4 WHERE device_id = $1 AND day = $2")
+        .bind(device_id)
+        .bind(day)
+        .bind(data)
+        .bind(producing)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Hourly rows of some devices in [from, to).

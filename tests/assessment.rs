@@ -1,0 +1,307 @@
+//! Efficacy assessment end to end on both backends: the example county is simulated for
+//! ten days of May with injected faults, the readings go through the real ingest path
+//! (writer, rollups), and the assessment served by the API must flag exactly the injected
+//! under-performers, each with the right reasons, and leave the healthy stations alone.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{TestApp, TestDb, example_dir};
+use pvledger::ingest::Ingest;
+use pvledger::simulate::{Fault, World};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+const DAYS: i64 = 10;
+/// Readings every five minutes; the assessment is told to expect exactly that.
+const STEP_MIN: i64 = 5;
+
+fn faults() -> Vec<Fault> {
+    vec![
+        // Half of a 100 kWp station trips for the whole period.
+        Fault::Trip("INV-PV149901101202-01-1".into()),
+        // A 50 kWp inverter of a 300 kWp station loses a quarter of its strings.
+        Fault::LostString("INV-PV149901102203-01-3".into(), 0.25),
+        // One of two inverters never reports; a whole station's logger is down.
+        Fault::Silent("INV-PV149901103202-01-2".into()),
+        Fault::Dark("PV149901101203-01".into()),
+        // A grid outage in 柏峪乡 (two stations).
+        Fault::Outage("149901201".into()),
+        // A counter glitch is not a fault of the station: it must raise nothing.
+        Fault::Glitch("INV-PV149901102201-01-1".into()),
+    ]
+}
+
+/// What each station must be flagged with (stations not listed: nothing).
+fn expected_flags() -> BTreeMap<&'static str, Vec<&'static str>> {
+    BTreeMap::from([
+        (
+            "PV149901101202-01",
+            vec![
+                "underperforming",
+                "low_availability",
+                "inverter_mismatch",
+                "zero_production",
+            ],
+        ),
+        ("PV149901102203-01", vec!["inverter_mismatch"]),
+        ("PV149901103202-01", vec!["data_gaps"]),
+        ("PV149901101203-01", vec!["data_gaps"]),
+        ("PV149901201201-01", vec!["data_gaps"]),
+        ("PV149901201202-01", vec!["data_gaps"]),
+    ])
+}
+
+fn start() -> DateTime<Utc> {
+    // 2026-05-01 00:00 in Shanghai.
+    DateTime::parse_from_rfc3339("2026-04-30T16:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// Runs the simulated county through the real ingest writer, one day per submission.
+async fn simulate(db: &TestDb) {
+    pvledger::ledger::import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    let ledger = db.store.load_ledger().await.unwrap();
+    let mut world = World::from_ledger(&ledger, 2026, faults(), start());
+    let token = CancellationToken::new();
+    let (ingest, writer) = Ingest::start(
+        db.store.clone(),
+        db.config.time.zone,
+        &db.config.ingest,
+        token.clone(),
+    )
+    .await
+    .unwrap();
+    for day in 0..DAYS {
+        let mut readings = Vec::new();
+        for k in 0..(24 * 60 / STEP_MIN) {
+            let t = start() + Duration::days(day) + Duration::minutes(k * STEP_MIN);
+            readings.extend(world.step(t));
+        }
+        let out = ingest.submit_polled(readings).await.unwrap();
+        assert!(out.refused.is_empty(), "{:?}", out.refused.first());
+    }
+    drop(ingest);
+    writer.await.unwrap();
+}
+
+fn flags_of(s: &Value) -> Vec<String> {
+    s["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn exactly_the_injected_underperformers_are_flagged_with_their_reasons(db: TestDb) {
+    // Arrange
+    simulate(&db).await;
+    let app =
+        TestApp::spawn_with(&db, |c| c.ingest.expected_interval_s = 60 * STEP_MIN as u64).await;
+
+    // Act
+    let (status, body) = app
+        .get("/api/v1/assessments?from=2026-05-01&to=2026-05-10&county=149901")
+        .await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    let stations = body["stations"].as_array().unwrap();
+    assert_eq!(stations.len(), 11);
+    let by_code: BTreeMap<&str, &Value> = stations
+        .iter()
+        .map(|s| (s["code"].as_str().unwrap(), s))
+        .collect();
+    let expected = expected_flags();
+    for (code, s) in &by_code {
+        let want: Vec<String> = expected
+            .get(code)
+            .map(|v| v.iter().map(|k| k.to_string()).collect())
+            .unwrap_or_default();
+        assert_eq!(flags_of(s), want, "{code}: {s:#}");
+        for f in s["flags"].as_array().unwrap() {
+            assert!(!f["reason_zh"].as_str().unwrap().is_empty());
+            assert!(!f["evidence"].as_object().unwrap().is_empty());
+        }
+    }
+
+    // Healthy stations: full availability and data, a peer ratio near 1, a plausible yield
+    // for ten days of May in Shanxi (4-7 h a day), a good grade.
+    for code in [
+        "PV149901101201-01",
+        "PV149901102201-01",
+        "PV149901102202-01",
+        "PV149901103201-01",
+        "PVJ149901-01",
+    ] {
+        let s = by_code[code];
+        let ratio = s["peer_ratio"].as_f64().unwrap();
+        assert!((0.9..1.1).contains(&ratio), "{code} peer ratio {ratio}");
+        assert_eq!(s["peer_days"], DAYS, "{code}");
+        assert!(s["availability"].as_f64().unwrap() > 0.99, "{code}: {s}");
+        assert!(s["completeness"].as_f64().unwrap() > 0.97, "{code}: {s}");
+        let yf = s["final_yield_h"].as_f64().unwrap();
+        assert!((40.0..70.0).contains(&yf), "{code} Yf {yf}");
+        let pi = s["performance_index"].as_f64().unwrap();
+        assert!((0.4..1.05).contains(&pi), "{code} performance index {pi}");
+        assert!(
+            ["优", "良"].contains(&s["grade_zh"].as_str().unwrap()),
+            "{code}: {s}"
+        );
+    }
+
+    // The tripped station: half its capacity, half its daylight hours, ten zero days.
+    let tripped = by_code["PV149901101202-01"];
+    let ratio = tripped["peer_ratio"].as_f64().unwrap();
+    assert!((0.4..0.6).contains(&ratio), "{ratio}");
+    let availability = tripped["availability"].as_f64().unwrap();
+    assert!((0.45..0.55).contains(&availability), "{availability}");
+    assert_eq!(tripped["longest_zero_spell_days"], DAYS);
+    assert_eq!(tripped["grade_zh"], "差");
+    assert_eq!(tripped["flags"][0]["evidence"]["peer_ratio"], ratio);
+    let dead = &tripped["inverters"][0];
+    assert_eq!(dead["code"], "INV-PV149901101202-01-1");
+    assert_eq!(dead["vs_siblings"], 0.0);
+
+    // Lost strings: the inverter is about 25 % below its siblings, the station barely.
+    let strings = by_code["PV149901102203-01"];
+    let inv = strings["inverters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "INV-PV149901102203-01-3")
+        .unwrap();
+    let vs = inv["vs_siblings"].as_f64().unwrap();
+    assert!((0.72..0.78).contains(&vs), "{vs}");
+
+    // No data is not under-performance: the dark station has no peer ratio at all.
+    let dark = by_code["PV149901101203-01"];
+    assert!(dark["peer_ratio"].is_null());
+    assert_eq!(dark["completeness"], 0.0);
+
+    // The joint station has a pyranometer: reference yield and PR, and the temperature
+    // correction raises PR in May (modules above 25 °C).
+    let joint = by_code["PVJ149901-01"];
+    let pr = joint["performance_ratio"].as_f64().unwrap();
+    let pr_t = joint["performance_ratio_temp_corrected"].as_f64().unwrap();
+    assert!((0.7..0.95).contains(&pr), "PR {pr}");
+    assert!(
+        pr_t > pr && pr_t < 1.0,
+        "PR {pr}, temperature-corrected {pr_t}"
+    );
+    assert!(joint["reference_yield_h"].as_f64().unwrap() > 40.0);
+    assert!(by_code["PV149901101201-01"]["performance_ratio"].is_null());
+
+    // The ranking puts the healthy stations first.
+    assert_eq!(stations[0]["rank"], 1);
+    assert!(stations[0]["flags"].as_array().unwrap().is_empty());
+}
+
+async fn the_export_writes_csv_with_a_bom_and_a_workbook(db: TestDb) {
+    simulate(&db).await;
+    let mut config = db.config.clone();
+    config.ingest.expected_interval_s = 60 * STEP_MIN as u64;
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
+    let to = chrono::NaiveDate::from_ymd_opt(2026, 5, 10).unwrap();
+    let report = pvledger::assess::run(&db.store, &config, from, to, None)
+        .await
+        .unwrap();
+    eprintln!("{}", pvledger::assess::cli::table(&report));
+    let dir = db.dir().join("out");
+    let written = pvledger::assess::export::write(&dir, &report).unwrap();
+    assert_eq!(written.len(), 4);
+    let ranking = std::fs::read(dir.join("assessment_ranking.csv")).unwrap();
+    assert!(
+        ranking.starts_with(b"\xEF\xBB\xBF\xE6\x8E\x92\xE5\x90\x8D"),
+        "BOM, then 排名"
+    );
+    let text = String::from_utf8(ranking).unwrap();
+    assert_eq!(text.lines().count(), 12);
+    let flags = std::fs::read_to_string(dir.join("assessment_flags.csv")).unwrap();
+    assert!(flags.contains("PV149901101202-01") && flags.contains("零发电"));
+    let xlsx = std::fs::read(dir.join("assessment.xlsx")).unwrap();
+    assert!(xlsx.starts_with(b"PK"), "an XLSX file is a zip");
+
+    // A reversed period and an unknown county are refused with a clear message.
+    let err = pvledger::assess::run(&db.store, &config, to, from, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("晚于"), "{err}");
+    let err = pvledger::assess::run(&db.store, &config, from, to, Some("999999"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("999999"), "{err}");
+}
+
+/// `pvledger assess` as an operator runs it.
+fn pvledger(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pvledger"))
+        .args(args)
+        .env("PVLEDGER__DATABASE__URL", &db.url)
+        .env(
+            "PVLEDGER__INGEST__EXPECTED_INTERVAL_S",
+            (60 * STEP_MIN).to_string(),
+        )
+        .env("PVLEDGER__MQTT__EMBEDDED_LISTEN", "")
+        .env("PVLEDGER__MODBUS__ENABLED", "false")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+async fn the_command_prints_the_ranking_and_refuses_a_reversed_period(db: TestDb) {
+    simulate(&db).await;
+    let dir = db.dir().join("export");
+    let (code, stdout, stderr) = pvledger(
+        &db,
+        &[
+            "assess",
+            "--from",
+            "2026-05-01",
+            "--to",
+            "2026-05-10",
+            "--export",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("排名"), "{stdout}");
+    let tripped = stdout
+        .lines()
+        .find(|l| l.contains("PV149901101202-01") && l.contains("差"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        tripped.contains("长时间零发电 zero_production"),
+        "{tripped}"
+    );
+    assert!(dir.join("assessment.xlsx").exists());
+
+    let (code, _, stderr) = pvledger(
+        &db,
+        &["assess", "--from", "2026-05-10", "--to", "2026-05-01"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("from 2026-05-10 is after to 2026-05-01"),
+        "{stderr}"
+    );
+}
+
+both_backends!(
+    exactly_the_injected_underperformers_are_flagged_with_their_reasons,
+    the_export_writes_csv_with_a_bom_and_a_workbook,
+    the_command_prints_the_ranking_and_refuses_a_reversed_period,
+);
