@@ -29,9 +29,12 @@ pub struct Config {
     pub modbus: ModbusConfig,
     pub ingest: IngestConfig,
     pub settlement: SettlementConfig,
+    pub alerts: AlertsConfig,
     pub log: LogConfig,
     pub report: ReportConfig,
 }
+
+pub use crate::alerts::config::AlertsConfig;
 
 /// Settlement policy (DOMAIN.md §2); decimals as quoted strings, checked at start-up.
 #[derive(Debug, Clone, Deserialize)]
@@ -342,6 +345,9 @@ impl Config {
                 "must be \"received\" or \"accrued\"".into(),
             ));
         }
+        if let Err((key, message)) = self.alerts.check() {
+            return Err(invalid(&format!("alerts.{key}"), message));
+        }
         if let Err(e) = self.log.level.parse::<tracing_subscriber::EnvFilter>() {
             return Err(invalid("log.level", format!("not a valid log filter: {e}")));
         }
@@ -527,6 +533,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`settlement.vat_rate`"), "{err}");
+    }
+
+    #[test]
+    fn an_alert_threshold_out_of_range_is_named_with_its_source() {
+        let c = Config::load_from(None, env(&[("PVLEDGER__ALERTS__SILENT__MINUTES", "20")])).unwrap();
+        assert_eq!(c.alerts.silent.minutes, 20);
+        let err = Config::load_from(
+            None,
+            env(&[("PVLEDGER__ALERTS__UNDER_PRODUCING__RATIO", "1.5")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`alerts.under_producing.ratio`"), "{err}");
+        assert!(err.contains("PVLEDGER__ALERTS__UNDER_PRODUCING__RATIO"), "{err}");
     }
 
     #[test]

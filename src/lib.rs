@@ -14,11 +14,13 @@
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
 //! - [`report`]: XLSX workbooks and Chinese A4 PDFs (fonts, layout), for settlement and assessment.
+//! - [`alerts`]: rules, the evaluator task, notifications and the problem ledger (问题台账).
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing.
 //! - [`http`]: the JSON API.
 //! - [`app`]: start-up and graceful shutdown; [`cli`]: the command line.
 
+pub mod alerts;
 pub mod app;
 pub mod audit;
 pub mod auth;

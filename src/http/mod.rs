@@ -1,5 +1,6 @@
 //! The HTTP service: the JSON API under /api/v1 and the health probes.
 
+mod alerts;
 mod auth;
 pub mod error;
 mod health;
@@ -73,6 +74,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/subsidy/receipts", post(settlement::receive))
         .route("/api/v1/audit", get(settlement::audit))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/export.xlsx", get(alerts::export))
+        .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
+        .route("/api/v1/alerts/{id}/resolve", post(alerts::resolve))
         .fallback(error::fallback)
         .with_state(state)
 }

@@ -197,6 +197,10 @@ pub mod pg {
         use super::Db;
         include!("accounts_sql.rs");
     }
+    pub mod alerts {
+        use super::Db;
+        include!("alerts_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -226,6 +230,10 @@ pub mod lite {
     pub mod accounts {
         use super::Db;
         include!("accounts_sql.rs");
+    }
+    pub mod alerts {
+        use super::Db;
+        include!("alerts_sql.rs");
     }
 }
 
