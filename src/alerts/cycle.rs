@@ -24,7 +24,8 @@ pub struct Snapshot {
     pub latest: HashMap<i64, ReadingRow>,
     /// (device, local day, kWh) for the under-production window.
     pub daily: Vec<(i64, NaiveDate, f64)>,
-    /// Bad counter intervals per device within the counter window.
+    /// Counter anomalies per device within the counter window (bad intervals or flagged
+    /// readings, whichever is more).
     pub bad_intervals: HashMap<i64, i64>,
     /// Refused input per gateway within the rejection window.
     pub rejected: HashMap<String, i64>,
@@ -347,7 +348,7 @@ pub fn decide(
                     Some(d),
                     format!("电量计数异常：{}（{}）{} 小时内 {bad} 次", d.code, st.name, c.counter.window_hours),
                     format!(
-                        "近 {} 小时累计电量读数出现 {bad} 次归零、倒退或跳变，相应时段未计入发电量。请检查表计/逆变器通信与时钟。\
+                        "近 {} 小时累计电量读数出现 {bad} 次归零、倒退或跳变，这些读数未计入发电量。请检查表计/逆变器通信与时钟。\
                          (Lifetime counter glitched {bad} times; those intervals were not counted.)",
                         c.counter.window_hours
                     ),

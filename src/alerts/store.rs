@@ -41,10 +41,17 @@ pub async fn snapshot(
     let latest = dispatch!(store, telemetry::latest_since(Ts(now - lookback)))?;
     let (from, to) = production_days(today, c.under_producing.days);
     let daily = dispatch!(store, alerts::daily_range(from, to))?;
-    let bad = dispatch!(
-        store,
-        alerts::bad_intervals_since(Ts(now - Duration::hours(i64::from(c.counter.window_hours))))
-    )?;
+    // A counter glitch to 0 is skipped without a bad interval but flags its reading; a
+    // decrease or jump does both. Counting the larger of the two per device counts each
+    // anomaly once.
+    let since = Ts(now - Duration::hours(i64::from(c.counter.window_hours)));
+    let mut bad: HashMap<i64, i64> = dispatch!(store, alerts::bad_intervals_since(since))?
+        .into_iter()
+        .collect();
+    for (device, n) in dispatch!(store, alerts::flagged_since(since))? {
+        let e = bad.entry(device).or_default();
+        *e = (*e).max(n);
+    }
     let window = Duration::minutes(i64::try_from(c.rejections.window_minutes).unwrap_or(15));
     let rejected = dispatch!(store, alerts::rejections_by_gateway(Ts(now - window)))?;
     let open = dispatch!(store, alerts::unresolved())?;
@@ -52,7 +59,7 @@ pub async fn snapshot(
         ledger,
         latest: latest.into_iter().map(|r| (r.device_id, r)).collect(),
         daily,
-        bad_intervals: bad.into_iter().collect(),
+        bad_intervals: bad,
         rejected: rejected.into_iter().collect::<HashMap<_, _>>(),
         open,
     })

@@ -134,6 +134,14 @@ pub async fn bad_intervals_since<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E
     .await
 }
 
+/// Readings flagged by counter validation (zero, decrease, jump) per device since `since`.
+pub async fn flagged_since<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, since: Ts) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT device_id, COUNT(*) FROM readings WHERE quality <> 0 AND ts >= $1 GROUP BY device_id")
+        .bind(since)
+        .fetch_all(ex)
+        .await
+}
+
 /// Refused input per gateway since `since`.
 pub async fn rejections_by_gateway<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, since: Ts) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
