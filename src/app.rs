@@ -173,7 +173,10 @@ impl Application {
 
 /// Starts the alert evaluator and one task per notification channel (none when
 /// `alerts.enabled` is false). They stop with the shutdown token, before the store closes.
-fn start_alerts(state: &AppState, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+fn start_alerts(
+    state: &AppState,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let config = &state.config;
     if !config.alerts.enabled {
         return Vec::new();

@@ -537,7 +537,8 @@ mod tests {
 
     #[test]
     fn an_alert_threshold_out_of_range_is_named_with_its_source() {
-        let c = Config::load_from(None, env(&[("PVLEDGER__ALERTS__SILENT__MINUTES", "20")])).unwrap();
+        let c =
+            Config::load_from(None, env(&[("PVLEDGER__ALERTS__SILENT__MINUTES", "20")])).unwrap();
         assert_eq!(c.alerts.silent.minutes, 20);
         let err = Config::load_from(
             None,
@@ -546,7 +547,10 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("`alerts.under_producing.ratio`"), "{err}");
-        assert!(err.contains("PVLEDGER__ALERTS__UNDER_PRODUCING__RATIO"), "{err}");
+        assert!(
+            err.contains("PVLEDGER__ALERTS__UNDER_PRODUCING__RATIO"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ fn at(s: &str) -> DateTime<Utc> {
 /// The example county in the store and the service running with its own evaluator off
 /// (the tests drive one at simulated instants).
 async fn loaded(db: &TestDb, change: impl FnOnce(&mut Config)) -> (TestApp, Ledger, Config) {
-    import_dir(&db.store, &example_dir(), "test", false).await.unwrap();
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
     let mut config = db.config.clone();
     change(&mut config);
     config.alerts.enabled = false;
@@ -47,7 +49,11 @@ impl Feed {
     fn new(ledger: &Ledger, start: DateTime<Utc>) -> Self {
         let mut world = World::from_ledger(ledger, 7, vec![], start);
         world.step(start);
-        Feed { gateway_of: world.gateways(), world, last: start }
+        Feed {
+            gateway_of: world.gateways(),
+            world,
+            last: start,
+        }
     }
 
     /// Steps every `step` up to `to` and posts what the devices read.
@@ -65,8 +71,11 @@ impl Feed {
         }
         for (gw, readings) in batch {
             for chunk in readings.chunks(2000) {
-                let body = json!({"gateway": gw, "sent_at": Utc::now().to_rfc3339(), "readings": chunk});
-                let (status, out) = app.ingest(&gw, &example_secret(&gw), &body.to_string()).await;
+                let body =
+                    json!({"gateway": gw, "sent_at": Utc::now().to_rfc3339(), "readings": chunk});
+                let (status, out) = app
+                    .ingest(&gw, &example_secret(&gw), &body.to_string())
+                    .await;
                 assert_eq!(status, 200, "{out}");
                 assert_eq!(out["refused"].as_array().map_or(0, Vec::len), 0, "{out}");
             }
@@ -75,7 +84,9 @@ impl Feed {
 }
 
 async fn all_alerts(db: &TestDb) -> Vec<AlertRow> {
-    pvledger::alerts::store::list(&db.store, None, None, None).await.unwrap()
+    pvledger::alerts::store::list(&db.store, None, None, None)
+        .await
+        .unwrap()
 }
 
 fn key(a: &AlertRow) -> (String, String) {
@@ -95,7 +106,11 @@ async fn simulated_faults_open_the_right_alerts_in_time_and_clear_when_repaired(
     let mut now = start + Duration::minutes(30);
     feed.advance(&app, now, minute).await;
     evaluator.cycle(&db.store, now).await.unwrap();
-    assert!(all_alerts(&db).await.is_empty(), "{:?}", all_alerts(&db).await);
+    assert!(
+        all_alerts(&db).await.is_empty(),
+        "{:?}",
+        all_alerts(&db).await
+    );
 
     // Act: faults from 03:30; the evaluator runs every 5 minutes.
     let injected = at("2026-06-10T03:30:00Z");
@@ -112,7 +127,10 @@ async fn simulated_faults_open_the_right_alerts_in_time_and_clear_when_repaired(
         feed.advance(&app, now, minute).await;
         let a = evaluator.cycle(&db.store, now).await.unwrap();
         for row in a.opened {
-            assert!(opened.insert(key(&row), now).is_none(), "opened twice: {row:?}");
+            assert!(
+                opened.insert(key(&row), now).is_none(),
+                "opened twice: {row:?}"
+            );
         }
     }
     let expected = [
@@ -121,14 +139,23 @@ async fn simulated_faults_open_the_right_alerts_in_time_and_clear_when_repaired(
         ("silent", "station:PV149901102202-01"),
         ("grid_outage", "township:149901101"),
     ];
-    let mut keys: Vec<_> = opened.keys().map(|(r, s)| (r.as_str(), s.as_str())).collect();
+    let mut keys: Vec<_> = opened
+        .keys()
+        .map(|(r, s)| (r.as_str(), s.as_str()))
+        .collect();
     keys.sort();
     let mut want = expected.to_vec();
     want.sort();
-    assert_eq!(keys, want, "exactly the injected faults, the outage as one grouped alert");
+    assert_eq!(
+        keys, want,
+        "exactly the injected faults, the outage as one grouped alert"
+    );
     let when = |r: &str, s: &str| opened[&(r.to_owned(), s.to_owned())] - injected;
     // A fault needs 5 min of fault readings: the first cycle after 03:35.
-    assert_eq!(when("inverter_fault", "device:INV-PV149901102201-01-1"), Duration::minutes(10));
+    assert_eq!(
+        when("inverter_fault", "device:INV-PV149901102201-01-1"),
+        Duration::minutes(10)
+    );
     // Silence needs 30 min without data: the cycle at 04:00 exactly.
     for (r, s) in &expected[1..] {
         assert_eq!(when(r, s), Duration::minutes(30), "{r} {s}");
@@ -140,7 +167,11 @@ async fn simulated_faults_open_the_right_alerts_in_time_and_clear_when_repaired(
     assert_eq!(trip.om_body.as_deref(), Some("汾岭县扶贫开发投资有限公司"));
     assert!(trip.title.contains("故障码 2001"), "{}", trip.title);
     let outage = alerts.iter().find(|a| a.rule == "grid_outage").unwrap();
-    assert!(outage.title.contains("疑似电网停电") && outage.title.contains("3/3"), "{}", outage.title);
+    assert!(
+        outage.title.contains("疑似电网停电") && outage.title.contains("3/3"),
+        "{}",
+        outage.title
+    );
 
     // Act: every fault repaired at 04:30.
     let repaired = now;
@@ -149,20 +180,44 @@ async fn simulated_faults_open_the_right_alerts_in_time_and_clear_when_repaired(
         now += Duration::minutes(5);
         feed.advance(&app, now, minute).await;
         let a = evaluator.cycle(&db.store, now).await.unwrap();
-        assert!(a.opened.is_empty(), "nothing opens on repair: {:?}", a.opened);
+        assert!(
+            a.opened.is_empty(),
+            "nothing opens on repair: {:?}",
+            a.opened
+        );
         for row in a.resolved {
             resolved.insert(key(&row), now);
         }
     }
-    let after = |r: &str, s: &str| resolved.get(&(r.to_owned(), s.to_owned())).map(|t| *t - repaired);
+    let after = |r: &str, s: &str| {
+        resolved
+            .get(&(r.to_owned(), s.to_owned()))
+            .map(|t| *t - repaired)
+    };
     // Data is back at the next cycle; a fault must stay away 15 min, the storm 10 min.
-    assert_eq!(after("silent", "device:INV-PV149901103201-01-2"), Some(Duration::minutes(5)));
-    assert_eq!(after("silent", "station:PV149901102202-01"), Some(Duration::minutes(5)));
-    assert_eq!(after("grid_outage", "township:149901101"), Some(Duration::minutes(15)));
-    assert_eq!(after("inverter_fault", "device:INV-PV149901102201-01-1"), Some(Duration::minutes(20)));
+    assert_eq!(
+        after("silent", "device:INV-PV149901103201-01-2"),
+        Some(Duration::minutes(5))
+    );
+    assert_eq!(
+        after("silent", "station:PV149901102202-01"),
+        Some(Duration::minutes(5))
+    );
+    assert_eq!(
+        after("grid_outage", "township:149901101"),
+        Some(Duration::minutes(15))
+    );
+    assert_eq!(
+        after("inverter_fault", "device:INV-PV149901102201-01-1"),
+        Some(Duration::minutes(20))
+    );
     let alerts = all_alerts(&db).await;
     assert_eq!(alerts.len(), 4, "no flapping, no second alert: {alerts:?}");
-    assert!(alerts.iter().all(|a| a.status == "resolved" && a.resolved_by.as_deref() == Some("system:alerts")));
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a.status == "resolved" && a.resolved_by.as_deref() == Some("system:alerts"))
+    );
 }
 
 async fn lost_strings_and_counter_glitches_are_found_in_the_rollups_and_cleared(db: TestDb) {
@@ -179,27 +234,44 @@ async fn lost_strings_and_counter_glitches_are_found_in_the_rollups_and_cleared(
     feed.world.set_faults(vec![lost.clone()]);
     // The counter glitches to 0 once at 10:00, mid-production.
     feed.advance(&app, at("2026-06-09T02:00:00Z"), step).await;
-    feed.world.set_faults(vec![lost, Fault::Glitch("INV-PV149901102202-01-1".into())]);
+    feed.world
+        .set_faults(vec![lost, Fault::Glitch("INV-PV149901102202-01-1".into())]);
     feed.advance(&app, at("2026-06-09T16:00:00Z"), step).await;
 
     // Act: evaluate just after local midnight (night: silence proves nothing).
-    let a = evaluator.cycle(&db.store, at("2026-06-09T16:30:00Z")).await.unwrap();
+    let a = evaluator
+        .cycle(&db.store, at("2026-06-09T16:30:00Z"))
+        .await
+        .unwrap();
     let mut keys: Vec<_> = a.opened.iter().map(key).collect();
     keys.sort();
     assert_eq!(
         keys,
         [
-            ("counter_anomaly".to_owned(), "device:INV-PV149901102202-01-1".to_owned()),
-            ("under_producing".to_owned(), "station:PV149901101202-01".to_owned()),
+            (
+                "counter_anomaly".to_owned(),
+                "device:INV-PV149901102202-01-1".to_owned()
+            ),
+            (
+                "under_producing".to_owned(),
+                "station:PV149901101202-01".to_owned()
+            ),
         ]
     );
-    let under = a.opened.iter().find(|r| r.rule == "under_producing").unwrap();
+    let under = a
+        .opened
+        .iter()
+        .find(|r| r.rule == "under_producing")
+        .unwrap();
     assert!(under.title.contains("后沟村"), "{}", under.title);
 
     // A healthy day later both clear.
     feed.world.set_faults(vec![]);
     feed.advance(&app, at("2026-06-10T16:00:00Z"), step).await;
-    let a = evaluator.cycle(&db.store, at("2026-06-10T16:30:00Z")).await.unwrap();
+    let a = evaluator
+        .cycle(&db.store, at("2026-06-10T16:30:00Z"))
+        .await
+        .unwrap();
     assert!(a.opened.is_empty(), "{:?}", a.opened);
     let mut cleared: Vec<_> = a.resolved.iter().map(|r| r.rule.as_str()).collect();
     cleared.sort();
@@ -217,12 +289,23 @@ async fn a_flood_of_refused_payloads_from_one_gateway_raises_one_alert(db: TestD
     let mut evaluator = Evaluator::new(&config);
     let now = Utc::now();
     let a = evaluator.cycle(&db.store, now).await.unwrap();
-    let floods: Vec<_> = a.opened.iter().filter(|r| r.rule == "rejection_flood").collect();
+    let floods: Vec<_> = a
+        .opened
+        .iter()
+        .filter(|r| r.rule == "rejection_flood")
+        .collect();
     assert_eq!(floods.len(), 1, "{:?}", a.opened);
     assert_eq!(floods[0].subject, format!("gateway:{gw}"));
     // 20 minutes later the window is quiet: cleared.
-    let a = evaluator.cycle(&db.store, now + Duration::minutes(20)).await.unwrap();
-    assert!(a.resolved.iter().any(|r| r.rule == "rejection_flood"), "{:?}", a.resolved);
+    let a = evaluator
+        .cycle(&db.store, now + Duration::minutes(20))
+        .await
+        .unwrap();
+    assert!(
+        a.resolved.iter().any(|r| r.rule == "rejection_flood"),
+        "{:?}",
+        a.resolved
+    );
 }
 
 /// What the local receivers got: (path with query, JSON body) and raw SMTP DATA.
@@ -235,7 +318,11 @@ struct Received {
 
 async fn http_receiver(got: Arc<Mutex<Received>>) -> String {
     use axum::extract::State;
-    async fn take(State(got): State<Arc<Mutex<Received>>>, uri: axum::http::Uri, body: String) -> (axum::http::StatusCode, String) {
+    async fn take(
+        State(got): State<Arc<Mutex<Received>>>,
+        uri: axum::http::Uri,
+        body: String,
+    ) -> (axum::http::StatusCode, String) {
         let mut g = got.lock().unwrap();
         if uri.path() == "/hook" {
             g.hook_calls += 1;
@@ -244,10 +331,16 @@ async fn http_receiver(got: Arc<Mutex<Received>>) -> String {
                 return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "busy".into());
             }
         }
-        g.http.push((uri.to_string(), serde_json::from_str(&body).unwrap()));
-        (axum::http::StatusCode::OK, r#"{"errcode":0,"errmsg":"ok"}"#.into())
+        g.http
+            .push((uri.to_string(), serde_json::from_str(&body).unwrap()));
+        (
+            axum::http::StatusCode::OK,
+            r#"{"errcode":0,"errmsg":"ok"}"#.into(),
+        )
     }
-    let app = axum::Router::new().fallback(axum::routing::post(take)).with_state(got);
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(take))
+        .with_state(got);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -261,7 +354,9 @@ async fn smtp_sink(got: Arc<Mutex<Received>>) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let got = got.clone();
             tokio::spawn(async move {
                 let (r, mut w) = stream.into_split();
@@ -297,14 +392,19 @@ async fn smtp_sink(got: Arc<Mutex<Received>>) -> String {
 }
 
 fn channel(name: &str, kind: &str, url: &str) -> pvledger::alerts::config::ChannelConfig {
-    toml::from_str(&format!("name = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\"")).unwrap()
+    toml::from_str(&format!(
+        "name = \"{name}\"\nkind = \"{kind}\"\nurl = \"{url}\""
+    ))
+    .unwrap()
 }
 
 async fn the_service_raises_notifies_and_technicians_close_items_with_a_note(db: TestDb) {
     let got = Arc::new(Mutex::new(Received::default()));
     let base = http_receiver(got.clone()).await;
     let smtp = smtp_sink(got.clone()).await;
-    import_dir(&db.store, &example_dir(), "test", false).await.unwrap();
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
     let app = TestApp::spawn_with(&db, |c| {
         let a = &mut c.alerts;
         a.enabled = true;
@@ -314,7 +414,11 @@ async fn the_service_raises_notifies_and_technicians_close_items_with_a_note(db:
         a.silent.minutes = 1_000_000;
         a.notify.retry_base_ms = 100;
         a.notify.per_minute = 600;
-        let mut ding = channel("ding", "dingtalk", &format!("{base}/robot/send?access_token=t"));
+        let mut ding = channel(
+            "ding",
+            "dingtalk",
+            &format!("{base}/robot/send?access_token=t"),
+        );
         ding.secret = "SECtest".into();
         let mut mail = channel("mail", "email", "");
         mail.smtp = smtp.clone();
@@ -324,7 +428,11 @@ async fn the_service_raises_notifies_and_technicians_close_items_with_a_note(db:
         other.om_bodies = vec!["汾岭县绿源光伏运维有限公司".into()];
         a.channels = vec![
             channel("hook", "webhook", &format!("{base}/hook")),
-            channel("wecom", "wecom", &format!("{base}/cgi-bin/webhook/send?key=k")),
+            channel(
+                "wecom",
+                "wecom",
+                &format!("{base}/cgi-bin/webhook/send?key=k"),
+            ),
             ding,
             mail,
             other,
@@ -337,7 +445,12 @@ async fn the_service_raises_notifies_and_technicians_close_items_with_a_note(db:
     let inv = "INV-PV149901101201-01-1";
     let body = json!({"gateway": gw, "sent_at": Utc::now().to_rfc3339(), "readings": [
         {"device": inv, "ts": Utc::now().to_rfc3339(), "ac_power_w": 0.0, "status": "fault", "fault_code": "0x0001"}]});
-    assert_eq!(app.ingest(gw, &example_secret(gw), &body.to_string()).await.0, 200);
+    assert_eq!(
+        app.ingest(gw, &example_secret(gw), &body.to_string())
+            .await
+            .0,
+        200
+    );
 
     let alert = eventually(10, "the fault alert", || async {
         let (_, v) = app.get("/api/v1/alerts?status=open").await;
@@ -349,7 +462,10 @@ async fn the_service_raises_notifies_and_technicians_close_items_with_a_note(db:
     assert_eq!(alert["station_code"], "PV149901101201-01");
     assert_eq!(alert["om_body"], "汾岭县扶贫开发投资有限公司");
     let title = alert["title"].as_str().unwrap();
-    assert!(title.contains("组串输入电压高 (2001)"), "the vendor's text: {title}");
+    assert!(
+        title.contains("组串输入电压高 (2001)"),
+        "the vendor's text: {title}"
+    );
     let id = alert["id"].as_i64().unwrap();
 
     // Notifications: webhook (after one retry), WeCom, DingTalk (signed), e-mail; not the
@@ -362,18 +478,37 @@ async fn the_service_raises_notifies_and_technicians_close_items_with_a_note(db:
     {
         let g = got.lock().unwrap();
         assert_eq!(g.hook_calls, 2, "one failure, one retry");
-        let by_path = |p: &str| g.http.iter().find(|(u, _)| u.starts_with(p)).map(|(u, b)| (u.clone(), b.clone()));
+        let by_path = |p: &str| {
+            g.http
+                .iter()
+                .find(|(u, _)| u.starts_with(p))
+                .map(|(u, b)| (u.clone(), b.clone()))
+        };
         let (_, hook) = by_path("/hook").unwrap();
         assert_eq!(hook["event"], "opened");
         assert_eq!(hook["alert"]["id"], id);
         let (_, wecom) = by_path("/cgi-bin/webhook/send").unwrap();
         assert_eq!(wecom["msgtype"], "markdown");
-        assert!(wecom["markdown"]["content"].as_str().unwrap().contains("逆变器故障"));
+        assert!(
+            wecom["markdown"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("逆变器故障")
+        );
         let (url, ding) = by_path("/robot/send").unwrap();
         assert_eq!(ding["msgtype"], "markdown");
-        let query: HashMap<&str, &str> = url.split_once('?').unwrap().1.split('&').filter_map(|kv| kv.split_once('=')).collect();
+        let query: HashMap<&str, &str> = url
+            .split_once('?')
+            .unwrap()
+            .1
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
         let ts: i64 = query["timestamp"].parse().unwrap();
-        assert_eq!(query["sign"], pvledger::alerts::notify::message::dingtalk_sign("SECtest", ts));
+        assert_eq!(
+            query["sign"],
+            pvledger::alerts::notify::message::dingtalk_sign("SECtest", ts)
+        );
         assert!(by_path("/other").is_none(), "assigned to another O&M body");
         let mail = &g.mail[0];
         assert!(mail.contains("Subject: =?UTF-8?B?"), "{mail}");
@@ -381,8 +516,14 @@ async fn the_service_raises_notifies_and_technicians_close_items_with_a_note(db:
     }
 
     // Lifecycle: a village user may not see alerts; a technician acknowledges and closes.
-    let village = app.client_as(&db.store, "village", Some("149901101201")).await;
-    let r = village.get(format!("{}/api/v1/alerts", app.base)).send().await.unwrap();
+    let village = app
+        .client_as(&db.store, "village", Some("149901101201"))
+        .await;
+    let r = village
+        .get(format!("{}/api/v1/alerts", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     let tech = app.client_as(&db.store, "technician", None).await;
     let post = |path: String, body: Value| {
@@ -392,31 +533,77 @@ async fn the_service_raises_notifies_and_technicians_close_items_with_a_note(db:
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         }
     };
-    let (s, acked) = post(format!("{}/api/v1/alerts/{id}/ack", app.base), json!({"note": "已派人前往"})).await;
+    let (s, acked) = post(
+        format!("{}/api/v1/alerts/{id}/ack", app.base),
+        json!({"note": "已派人前往"}),
+    )
+    .await;
     assert_eq!(s, 200, "{acked}");
     assert_eq!(acked["status"], "acknowledged");
     let (s, again) = post(format!("{}/api/v1/alerts/{id}/ack", app.base), json!({})).await;
     assert_eq!(s, 409, "{again}");
-    let (s, refused) = post(format!("{}/api/v1/alerts/{id}/resolve", app.base), json!({"note": " "})).await;
+    let (s, refused) = post(
+        format!("{}/api/v1/alerts/{id}/resolve", app.base),
+        json!({"note": " "}),
+    )
+    .await;
     assert_eq!(s, 400, "a note is required: {refused}");
-    let (s, done) = post(format!("{}/api/v1/alerts/{id}/resolve", app.base), json!({"note": "更换组串熔断器，已复位"})).await;
+    let (s, done) = post(
+        format!("{}/api/v1/alerts/{id}/resolve", app.base),
+        json!({"note": "更换组串熔断器，已复位"}),
+    )
+    .await;
     assert_eq!(s, 200, "{done}");
     assert_eq!(done["status"], "resolved");
     assert_eq!(done["resolution_note"], "更换组串熔断器，已复位");
-    assert!(done["resolved_by"].as_str().unwrap().starts_with("user:test-technician"));
+    assert!(
+        done["resolved_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("user:test-technician")
+    );
     let (_, audit) = app.get("/api/v1/audit").await;
-    let actions: Vec<&str> = audit["entries"].as_array().or(audit.as_array()).unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
-    assert!(actions.contains(&"alert.resolve") && actions.contains(&"alert.acknowledge"), "{actions:?}");
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .or(audit.as_array())
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"alert.resolve") && actions.contains(&"alert.acknowledge"),
+        "{actions:?}"
+    );
 
     // The problem ledger: each item with its rectification history.
-    let r = app.client.get(format!("{}/api/v1/alerts/export.xlsx", app.base)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/api/v1/alerts/export.xlsx", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let bytes = r.bytes().await.unwrap();
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
     let mut strings = String::new();
-    std::io::Read::read_to_string(&mut zip.by_name("xl/sharedStrings.xml").unwrap(), &mut strings).unwrap();
-    for text in ["问题台账", "整改记录", "组串输入电压高 (2001)", "已派人前往", "更换组串熔断器，已复位", "销号", "已通知"] {
-        assert!(strings.contains(text) || workbook_has(&mut zip, text), "{text} missing from the workbook");
+    std::io::Read::read_to_string(
+        &mut zip.by_name("xl/sharedStrings.xml").unwrap(),
+        &mut strings,
+    )
+    .unwrap();
+    for text in [
+        "问题台账",
+        "整改记录",
+        "组串输入电压高 (2001)",
+        "已派人前往",
+        "更换组串熔断器，已复位",
+        "销号",
+        "已通知",
+    ] {
+        assert!(
+            strings.contains(text) || workbook_has(&mut zip, text),
+            "{text} missing from the workbook"
+        );
     }
 
     // The command line lists it too.
@@ -427,8 +614,15 @@ async fn the_service_raises_notifies_and_technicians_close_items_with_a_note(db:
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&format!("#{id}")) && stdout.contains("已销号"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("#{id}")) && stdout.contains("已销号"),
+        "{stdout}"
+    );
 }
 
 /// Sheet names live in workbook.xml, not the shared strings.

@@ -25,7 +25,9 @@ pub async fn run(config: &Config, command: AlertsCommand) -> anyhow::Result<i32>
         None => None,
         Some((_, Some(s))) => Some(s),
         Some((s, None)) => {
-            eprintln!("--status {s:?}: 须为 open、acknowledged 或 resolved (must be open, acknowledged or resolved)");
+            eprintln!(
+                "--status {s:?}: 须为 open、acknowledged 或 resolved (must be open, acknowledged or resolved)"
+            );
             return Ok(2);
         }
     };
@@ -36,13 +38,20 @@ pub async fn run(config: &Config, command: AlertsCommand) -> anyhow::Result<i32>
     }
     for a in &alerts {
         let status = Status::parse(&a.status).map_or(a.status.as_str(), |s| s.zh());
-        let at = a.opened_at.0.with_timezone(&config.time.zone).format("%Y-%m-%d %H:%M");
+        let at = a
+            .opened_at
+            .0
+            .with_timezone(&config.time.zone)
+            .format("%Y-%m-%d %H:%M");
         println!(
             "#{:<5} {at}  {status}  [{}] {}  {}",
             a.id,
             a.rule,
             a.title,
-            a.om_body.as_deref().map(|b| format!("管护主体：{b}")).unwrap_or_default()
+            a.om_body
+                .as_deref()
+                .map(|b| format!("管护主体：{b}"))
+                .unwrap_or_default()
         );
     }
     store.close().await;

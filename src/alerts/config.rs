@@ -139,7 +139,10 @@ impl AlertsConfig {
             return bad("interval_s", "must be at least 1 second");
         }
         if !(-10.0..=30.0).contains(&self.daylight_elevation_deg) {
-            return bad("daylight_elevation_deg", "must be between -10 and 30 degrees");
+            return bad(
+                "daylight_elevation_deg",
+                "must be between -10 and 30 degrees",
+            );
         }
         if self.silent.minutes == 0 {
             return bad("silent.minutes", "must be at least 1 minute");
@@ -194,8 +197,7 @@ impl AlertsConfig {
                 "the storm guard needs at least 2 stations and a fraction above 0 and at most 1",
             );
         }
-        if self.notify.max_attempts == 0 || self.notify.per_minute == 0 || self.notify.queue == 0
-        {
+        if self.notify.max_attempts == 0 || self.notify.per_minute == 0 || self.notify.queue == 0 {
             return bad(
                 "notify.max_attempts",
                 "attempts, per_minute and queue must be at least 1",
@@ -206,11 +208,20 @@ impl AlertsConfig {
             let fail = |f: &str, m: String| Err((key(f), format!("channel {:?}: {m}", c.name)));
             match c.kind {
                 ChannelKind::Email => {
-                    if c.smtp.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
+                    if c.smtp
+                        .rsplit_once(':')
+                        .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+                    {
                         return fail("smtp", format!("{:?} is not HOST:PORT", c.smtp));
                     }
-                    if !c.from.contains('@') || c.to.is_empty() || c.to.iter().any(|t| !t.contains('@')) {
-                        return fail("to", "needs a from address and at least one to address".into());
+                    if !c.from.contains('@')
+                        || c.to.is_empty()
+                        || c.to.iter().any(|t| !t.contains('@'))
+                    {
+                        return fail(
+                            "to",
+                            "needs a from address and at least one to address".into(),
+                        );
                     }
                 }
                 _ => {

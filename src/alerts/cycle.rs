@@ -36,13 +36,16 @@ pub struct Snapshot {
 /// A change for the store.
 #[derive(Debug, Clone)]
 pub enum Decision {
-    Open(NewAlert),
+    Open(Box<NewAlert>),
     Resolve { id: i64, note: String },
 }
 
 /// The local days the under-production rule looks at: the last `days` complete days.
 pub fn production_days(today: NaiveDate, days: u32) -> (NaiveDate, NaiveDate) {
-    (today - Duration::days(i64::from(days)), today - Duration::days(1))
+    (
+        today - Duration::days(i64::from(days)),
+        today - Duration::days(1),
+    )
 }
 
 fn minutes(m: u64) -> Duration {
@@ -96,15 +99,23 @@ pub fn decide(
             .or(d.rated_ac_kw.as_ref())
             .map(f)
             .unwrap_or_else(|| {
-                let n = p.devices.iter().filter(|d| d.kind == DeviceKind::Inverter).count();
+                let n = p
+                    .devices
+                    .iter()
+                    .filter(|d| d.kind == DeviceKind::Inverter)
+                    .count();
                 f(&p.station.dc_capacity_kwp) / n.max(1) as f64
             })
     };
     let mut by_county: HashMap<&str, Vec<f64>> = HashMap::new();
     for p in places.iter().filter(|p| p.sun_up_now) {
         for d in p.devices.iter().filter(|d| d.kind == DeviceKind::Inverter) {
-            let Some(r) = snap.latest.get(&d.id).filter(|r| fresh(r)) else { continue };
-            let (Some(w), Some(county)) = (r.ac_power_w, p.county.as_deref()) else { continue };
+            let Some(r) = snap.latest.get(&d.id).filter(|r| fresh(r)) else {
+                continue;
+            };
+            let (Some(w), Some(county)) = (r.ac_power_w, p.county.as_deref()) else {
+                continue;
+            };
             let kwp = kwp_of(p, d);
             if r.status.as_deref() != Some("fault") && kwp > 0.0 {
                 by_county.entry(county).or_default().push(w / kwp);
@@ -131,7 +142,11 @@ pub fn decide(
             .enumerate()
             .map(|(i, d)| {
                 let seen = snap.latest.get(&d.id).map(|r| r.ts.0);
-                (i, rules::silent(seen, now, p.sun_up_now, p.sun_up_then, &c.silent), seen)
+                (
+                    i,
+                    rules::silent(seen, now, p.sun_up_now, p.sun_up_then, &c.silent),
+                    seen,
+                )
             })
             .collect();
         let all_silent = !silent_devices.is_empty()
@@ -227,10 +242,24 @@ pub fn decide(
     }
 
     for (p, v) in places.iter().zip(&verdicts) {
-        let storm = p.township.as_deref().is_some_and(|t| suppressed.contains(t));
+        let storm = p
+            .township
+            .as_deref()
+            .is_some_and(|t| suppressed.contains(t));
         let st = p.station;
-        let hold_if = |v: Verdict| if storm && v == Verdict::Raise { Verdict::Hold } else { v };
-        let base = |rule: Rule, subject: String, device: Option<&Device>, title: String, detail: String, evidence: serde_json::Value| NewAlert {
+        let hold_if = |v: Verdict| {
+            if storm && v == Verdict::Raise {
+                Verdict::Hold
+            } else {
+                v
+            }
+        };
+        let base = |rule: Rule,
+                    subject: String,
+                    device: Option<&Device>,
+                    title: String,
+                    detail: String,
+                    evidence: serde_json::Value| NewAlert {
             rule: rule.as_str().into(),
             subject,
             station_code: Some(st.code.clone()),
@@ -268,7 +297,11 @@ pub fn decide(
         for (i, verdict, seen) in &v.silent_devices {
             let d = p.devices[*i];
             let key = (Rule::Silent, format!("device:{}", d.code));
-            let verdict = if station_level && *verdict == Verdict::Raise { Verdict::Hold } else { hold_if(*verdict) };
+            let verdict = if station_level && *verdict == Verdict::Raise {
+                Verdict::Hold
+            } else {
+                hold_if(*verdict)
+            };
             e.observe(key.clone(), verdict, silent_after, silent_clear, || {
                 base(
                     Rule::Silent,
@@ -291,7 +324,11 @@ pub fn decide(
         for (i, verdict, power, kwp) in &v.zero {
             let d = p.devices[*i];
             let key = (Rule::ZeroOutput, format!("device:{}", d.code));
-            let verdict = if v.station_silent == Verdict::Raise { Verdict::Hold } else { hold_if(*verdict) };
+            let verdict = if v.station_silent == Verdict::Raise {
+                Verdict::Hold
+            } else {
+                hold_if(*verdict)
+            };
             e.observe(key.clone(), verdict, minutes(c.zero_output.raise_minutes), minutes(c.zero_output.clear_minutes), || {
                 base(
                     Rule::ZeroOutput,
@@ -311,10 +348,20 @@ pub fn decide(
         }
         // Inverter faults, with the vendor's text where the profile knows the code.
         for d in p.devices.iter().filter(|d| d.kind == DeviceKind::Inverter) {
-            let Some(r) = snap.latest.get(&d.id) else { continue };
+            let Some(r) = snap.latest.get(&d.id) else {
+                continue;
+            };
             let key = (Rule::InverterFault, format!("device:{}", d.code));
-            let verdict = rules::fault(r.status.as_deref(), r.fault_code.as_deref(), fresh(r), &c.fault);
-            let code = r.fault_code.clone().filter(|c| rules::fault_code_active(Some(c)));
+            let verdict = rules::fault(
+                r.status.as_deref(),
+                r.fault_code.as_deref(),
+                fresh(r),
+                &c.fault,
+            );
+            let code = r
+                .fault_code
+                .clone()
+                .filter(|c| rules::fault_code_active(Some(c)));
             e.observe(key.clone(), verdict, minutes(c.fault.raise_minutes), minutes(c.fault.clear_minutes), || {
                 let text = code.as_deref().and_then(|code| fault_text(d, code));
                 let what = match (&code, &text) {
@@ -363,7 +410,13 @@ pub fn decide(
     e.finish()
 }
 
-fn under_producing(snap: &Snapshot, today: NaiveDate, c: &AlertsConfig, places: &[Place], e: &mut Emitter) {
+fn under_producing(
+    snap: &Snapshot,
+    today: NaiveDate,
+    c: &AlertsConfig,
+    places: &[Place],
+    e: &mut Emitter,
+) {
     let (from, to) = production_days(today, c.under_producing.days);
     let device_station: HashMap<i64, usize> = places
         .iter()
@@ -403,7 +456,9 @@ fn under_producing(snap: &Snapshot, today: NaiveDate, c: &AlertsConfig, places: 
         }
     }
     for (i, p) in places.iter().enumerate() {
-        let Some(county) = p.county.as_deref() else { continue };
+        let Some(county) = p.county.as_deref() else {
+            continue;
+        };
         let ratios: Vec<Option<f64>> = days
             .iter()
             .map(|d| Some(yf(i, *d)? / medians.get(&(county, *d))?))
@@ -444,7 +499,12 @@ fn under_producing(snap: &Snapshot, today: NaiveDate, c: &AlertsConfig, places: 
 }
 
 fn rejection_floods(snap: &Snapshot, c: &AlertsConfig, e: &mut Emitter) {
-    let mut gateways: Vec<&str> = snap.ledger.gateways.iter().map(|g| g.code.as_str()).collect();
+    let mut gateways: Vec<&str> = snap
+        .ledger
+        .gateways
+        .iter()
+        .map(|g| g.code.as_str())
+        .collect();
     gateways.extend(snap.rejected.keys().map(String::as_str));
     gateways.sort();
     gateways.dedup();
@@ -497,8 +557,11 @@ impl Emitter<'_> {
         clear_after: Duration,
         alert: impl FnOnce() -> NewAlert,
     ) {
-        match self.tracker.observe(&key, verdict, self.now, raise_after, clear_after) {
-            Some(Transition::Open) => self.out.push(Decision::Open(alert())),
+        match self
+            .tracker
+            .observe(&key, verdict, self.now, raise_after, clear_after)
+        {
+            Some(Transition::Open) => self.out.push(Decision::Open(Box::new(alert()))),
             Some(Transition::Resolve) => {
                 if let Some(id) = self.open_ids.get(&key) {
                     self.out.push(Decision::Resolve {
@@ -546,8 +609,14 @@ fn places<'a>(ledger: &'a Ledger, now: DateTime<Utc>, c: &AlertsConfig) -> Vec<P
         .stations
         .iter()
         .map(|s| {
-            let site = s.latitude.zip(s.longitude).and_then(|(la, lo)| Site::new(la, lo).ok());
-            let up = |t| site.as_ref().is_none_or(|site| is_daylight(t, site, c.daylight_elevation_deg));
+            let site = s
+                .latitude
+                .zip(s.longitude)
+                .and_then(|(la, lo)| Site::new(la, lo).ok());
+            let up = |t| {
+                site.as_ref()
+                    .is_none_or(|site| is_daylight(t, site, c.daylight_elevation_deg))
+            };
             Place {
                 station: s,
                 township: ancestor(&s.area_code, AreaLevel::Township),

@@ -43,13 +43,22 @@ impl Evaluator {
     }
 
     /// One evaluation as of `now`.
-    pub async fn cycle(&mut self, store: &Store, now: DateTime<Utc>) -> Result<Applied, sqlx::Error> {
+    pub async fn cycle(
+        &mut self,
+        store: &Store,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, sqlx::Error> {
         let today = now.with_timezone(&self.zone).date_naive();
         let snap = store::snapshot(store, &self.config, now, today).await?;
         let texts = &mut self.texts;
-        let decisions = decide(&snap, now, today, &self.config, &mut self.tracker, &mut |d, code| {
-            texts.text(d.profile.as_deref(), code)
-        });
+        let decisions = decide(
+            &snap,
+            now,
+            today,
+            &self.config,
+            &mut self.tracker,
+            &mut |d, code| texts.text(d.profile.as_deref(), code),
+        );
         let applied = store::apply(store, &decisions, now).await?;
         if let Some(n) = &self.notifier {
             for a in &applied.opened {
@@ -65,7 +74,8 @@ impl Evaluator {
 
 /// Runs cycles until `shutdown`; a failed cycle is logged and the next one tries again.
 pub async fn run(mut evaluator: Evaluator, store: Store, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(evaluator.config.interval_s));
+    let mut tick =
+        tokio::time::interval(std::time::Duration::from_secs(evaluator.config.interval_s));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -25,14 +25,33 @@ pub fn workbook(
     history: &HashMap<i64, Vec<EventRow>>,
     zone: chrono_tz::Tz,
 ) -> Result<Vec<u8>, XlsxError> {
-    let local = |t: crate::store::Ts| t.0.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string();
+    let local = |t: crate::store::Ts| {
+        t.0.with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
     let mut book = Workbook::new();
     let bold = Format::new().set_bold();
     let items = book.add_worksheet();
     items.set_name("问题台账")?;
     let heads = [
-        "编号", "问题类型", "级别", "状态", "电站", "设备", "网关", "区域", "管护主体", "问题描述", "详情",
-        "发现时间", "确认人", "确认时间", "销号人", "销号时间", "整改说明",
+        "编号",
+        "问题类型",
+        "级别",
+        "状态",
+        "电站",
+        "设备",
+        "网关",
+        "区域",
+        "管护主体",
+        "问题描述",
+        "详情",
+        "发现时间",
+        "确认人",
+        "确认时间",
+        "销号人",
+        "销号时间",
+        "整改说明",
     ];
     for (c, h) in heads.iter().enumerate() {
         items.write_with_format(0, c as u16, *h, &bold)?;
@@ -75,7 +94,10 @@ pub fn workbook(
 
     let log = book.add_worksheet();
     log.set_name("整改记录")?;
-    for (c, h) in ["告警编号", "问题描述", "时间", "操作", "操作人", "说明"].iter().enumerate() {
+    for (c, h) in ["告警编号", "问题描述", "时间", "操作", "操作人", "说明"]
+        .iter()
+        .enumerate()
+    {
         log.write_with_format(0, c as u16, *h, &bold)?;
     }
     let mut r = 1;

@@ -4,15 +4,17 @@
 
 use std::collections::HashMap;
 
-use crate::modbus::profile::library::ProfileLibrary;
 use crate::modbus::profile::Point;
+use crate::modbus::profile::library::ProfileLibrary;
 use crate::reading::Field;
 
 /// The text of `code` by the profile's fault point, when the profile knows it.
 pub fn describe(point: &Point, code: &str) -> Option<String> {
     let code = code.trim();
     if point.fault_bits {
-        let hex = code.strip_prefix("0x").or_else(|| code.strip_prefix("0X"))?;
+        let hex = code
+            .strip_prefix("0x")
+            .or_else(|| code.strip_prefix("0X"))?;
         let bits = u64::from_str_radix(hex, 16).ok()?;
         let texts: Vec<&str> = (0..64)
             .filter(|b| bits & (1u64 << b) != 0)
@@ -33,7 +35,10 @@ pub struct FaultTexts {
 
 impl FaultTexts {
     pub fn new(library: ProfileLibrary) -> Self {
-        FaultTexts { library, points: HashMap::new() }
+        FaultTexts {
+            library,
+            points: HashMap::new(),
+        }
     }
 
     /// The text for `code` of a device read with `profile`.
@@ -65,8 +70,16 @@ mod tests {
             texts.text(Some("huawei_sun2000"), "0x8001").as_deref(),
             Some("组串输入电压高 (2001)；输出直流分量过高 (2040)")
         );
-        assert_eq!(texts.text(Some("huawei_sun2000"), "0x0002"), None, "bit 1 has no text");
-        assert_eq!(texts.text(Some("huawei_sun2000"), "2001"), None, "not a bitmap");
+        assert_eq!(
+            texts.text(Some("huawei_sun2000"), "0x0002"),
+            None,
+            "bit 1 has no text"
+        );
+        assert_eq!(
+            texts.text(Some("huawei_sun2000"), "2001"),
+            None,
+            "not a bitmap"
+        );
         assert_eq!(texts.text(None, "0x0001"), None);
     }
 }

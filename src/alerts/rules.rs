@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::config::{
-    CounterConfig, FaultConfig, RejectionsConfig, SilentConfig, StormConfig,
-    UnderProducingConfig, ZeroOutputConfig,
+    CounterConfig, FaultConfig, RejectionsConfig, SilentConfig, StormConfig, UnderProducingConfig,
+    ZeroOutputConfig,
 };
 
 /// What the data says about a subject now.
@@ -154,12 +154,7 @@ pub fn fault_code_active(code: Option<&str>) -> bool {
 /// Inverter fault from its newest reading: raise on status `fault` or an active fault code;
 /// clear on a fresh reading without either. A stale reading proves nothing (Hold): silence
 /// is the silent rule's business. (`_c` holds the durations, applied by the tracker.)
-pub fn fault(
-    status: Option<&str>,
-    code: Option<&str>,
-    fresh: bool,
-    _c: &FaultConfig,
-) -> Verdict {
+pub fn fault(status: Option<&str>, code: Option<&str>, fresh: bool, _c: &FaultConfig) -> Verdict {
     if !fresh {
         Verdict::Hold
     } else if status == Some("fault") || fault_code_active(code) {
@@ -200,7 +195,11 @@ pub fn zero_output(
 /// median, oldest first, for the last `days` complete days (None: no comparison that day).
 pub fn under_producing(ratios: &[Option<f64>], c: &UnderProducingConfig) -> Verdict {
     let days = c.days as usize;
-    if ratios.len() >= days && ratios[ratios.len() - days..].iter().all(|r| r.is_some_and(|r| r < c.ratio)) {
+    if ratios.len() >= days
+        && ratios[ratios.len() - days..]
+            .iter()
+            .all(|r| r.is_some_and(|r| r < c.ratio))
+    {
         return Verdict::Raise;
     }
     match ratios.last().copied().flatten() {
@@ -266,12 +265,17 @@ mod tests {
     use super::*;
 
     fn at(min: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-06-10T04:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-06-10T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
             + Duration::minutes(min)
     }
 
     fn silent_cfg() -> SilentConfig {
-        SilentConfig { minutes: 30, clear_minutes: 10 }
+        SilentConfig {
+            minutes: 30,
+            clear_minutes: 10,
+        }
     }
 
     #[test]
@@ -279,26 +283,54 @@ mod tests {
         let c = silent_cfg();
         assert_eq!(silent(Some(at(-31)), at(0), true, true, &c), Verdict::Raise);
         assert_eq!(silent(None, at(0), true, true, &c), Verdict::Raise);
-        assert_eq!(silent(Some(at(-20)), at(0), true, true, &c), Verdict::Hold, "between the thresholds");
+        assert_eq!(
+            silent(Some(at(-20)), at(0), true, true, &c),
+            Verdict::Hold,
+            "between the thresholds"
+        );
         assert_eq!(silent(Some(at(-5)), at(0), true, true, &c), Verdict::Clear);
     }
 
     #[test]
     fn silence_at_night_or_just_after_sunrise_never_raises() {
         let c = silent_cfg();
-        assert_eq!(silent(Some(at(-300)), at(0), false, false, &c), Verdict::Hold);
-        assert_eq!(silent(Some(at(-300)), at(0), true, false, &c), Verdict::Hold, "sun rose less than 30 min ago");
-        assert_eq!(silent(Some(at(-1)), at(0), false, false, &c), Verdict::Clear, "data at night still clears");
+        assert_eq!(
+            silent(Some(at(-300)), at(0), false, false, &c),
+            Verdict::Hold
+        );
+        assert_eq!(
+            silent(Some(at(-300)), at(0), true, false, &c),
+            Verdict::Hold,
+            "sun rose less than 30 min ago"
+        );
+        assert_eq!(
+            silent(Some(at(-1)), at(0), false, false, &c),
+            Verdict::Clear,
+            "data at night still clears"
+        );
     }
 
     #[test]
     fn a_fault_status_or_code_raises_and_a_clean_fresh_reading_clears() {
-        let c = FaultConfig { raise_minutes: 5, clear_minutes: 15 };
+        let c = FaultConfig {
+            raise_minutes: 5,
+            clear_minutes: 15,
+        };
         assert_eq!(fault(Some("fault"), None, true, &c), Verdict::Raise);
-        assert_eq!(fault(Some("running"), Some("0x0001"), true, &c), Verdict::Raise);
-        assert_eq!(fault(Some("running"), Some("0x0000"), true, &c), Verdict::Clear);
+        assert_eq!(
+            fault(Some("running"), Some("0x0001"), true, &c),
+            Verdict::Raise
+        );
+        assert_eq!(
+            fault(Some("running"), Some("0x0000"), true, &c),
+            Verdict::Clear
+        );
         assert_eq!(fault(Some("running"), Some("0"), true, &c), Verdict::Clear);
-        assert_eq!(fault(Some("fault"), None, false, &c), Verdict::Hold, "stale data proves nothing");
+        assert_eq!(
+            fault(Some("fault"), None, false, &c),
+            Verdict::Hold,
+            "stale data proves nothing"
+        );
     }
 
     fn zero_cfg() -> ZeroOutputConfig {
@@ -314,32 +346,81 @@ mod tests {
     #[test]
     fn zero_output_raises_only_while_peers_produce() {
         let c = zero_cfg();
-        assert_eq!(zero_output(Some(0.0), 50.0, false, true, Some(600.0), &c), Verdict::Raise);
-        assert_eq!(zero_output(Some(0.0), 50.0, false, true, Some(40.0), &c), Verdict::Hold, "dusk: peers idle too");
-        assert_eq!(zero_output(Some(0.0), 50.0, true, true, Some(600.0), &c), Verdict::Hold, "a fault is the fault rule's");
-        assert_eq!(zero_output(Some(0.0), 50.0, false, false, Some(600.0), &c), Verdict::Hold, "stale");
+        assert_eq!(
+            zero_output(Some(0.0), 50.0, false, true, Some(600.0), &c),
+            Verdict::Raise
+        );
+        assert_eq!(
+            zero_output(Some(0.0), 50.0, false, true, Some(40.0), &c),
+            Verdict::Hold,
+            "dusk: peers idle too"
+        );
+        assert_eq!(
+            zero_output(Some(0.0), 50.0, true, true, Some(600.0), &c),
+            Verdict::Hold,
+            "a fault is the fault rule's"
+        );
+        assert_eq!(
+            zero_output(Some(0.0), 50.0, false, false, Some(600.0), &c),
+            Verdict::Hold,
+            "stale"
+        );
         // 50 kWp x 600 W/kWp x 0.3 = 9 kW clears; 5 kW is in the band between.
-        assert_eq!(zero_output(Some(9_000.0), 50.0, false, true, Some(600.0), &c), Verdict::Clear);
-        assert_eq!(zero_output(Some(5_000.0), 50.0, false, true, Some(600.0), &c), Verdict::Hold);
+        assert_eq!(
+            zero_output(Some(9_000.0), 50.0, false, true, Some(600.0), &c),
+            Verdict::Clear
+        );
+        assert_eq!(
+            zero_output(Some(5_000.0), 50.0, false, true, Some(600.0), &c),
+            Verdict::Hold
+        );
     }
 
     #[test]
     fn under_production_needs_every_one_of_its_days_and_clears_above_its_own_ratio() {
-        let c = UnderProducingConfig { days: 3, ratio: 0.85, clear_ratio: 0.92, min_peers: 3 };
-        assert_eq!(under_producing(&[Some(0.7), Some(0.8), Some(0.84)], &c), Verdict::Raise);
-        assert_eq!(under_producing(&[Some(0.7), None, Some(0.84)], &c), Verdict::Hold);
-        assert_eq!(under_producing(&[Some(0.7), Some(0.9), Some(0.8)], &c), Verdict::Hold);
-        assert_eq!(under_producing(&[Some(0.7), Some(0.8), Some(0.95)], &c), Verdict::Clear);
-        assert_eq!(under_producing(&[Some(0.8), Some(0.8)], &c), Verdict::Hold, "too few days");
+        let c = UnderProducingConfig {
+            days: 3,
+            ratio: 0.85,
+            clear_ratio: 0.92,
+            min_peers: 3,
+        };
+        assert_eq!(
+            under_producing(&[Some(0.7), Some(0.8), Some(0.84)], &c),
+            Verdict::Raise
+        );
+        assert_eq!(
+            under_producing(&[Some(0.7), None, Some(0.84)], &c),
+            Verdict::Hold
+        );
+        assert_eq!(
+            under_producing(&[Some(0.7), Some(0.9), Some(0.8)], &c),
+            Verdict::Hold
+        );
+        assert_eq!(
+            under_producing(&[Some(0.7), Some(0.8), Some(0.95)], &c),
+            Verdict::Clear
+        );
+        assert_eq!(
+            under_producing(&[Some(0.8), Some(0.8)], &c),
+            Verdict::Hold,
+            "too few days"
+        );
     }
 
     #[test]
     fn counter_and_rejection_floods_have_a_band_between_raise_and_clear() {
-        let c = CounterConfig { window_hours: 6, min_bad_intervals: 2 };
+        let c = CounterConfig {
+            window_hours: 6,
+            min_bad_intervals: 2,
+        };
         assert_eq!(counter_anomaly(2, &c), Verdict::Raise);
         assert_eq!(counter_anomaly(1, &c), Verdict::Hold);
         assert_eq!(counter_anomaly(0, &c), Verdict::Clear);
-        let r = RejectionsConfig { window_minutes: 15, raise_count: 20, clear_count: 2 };
+        let r = RejectionsConfig {
+            window_minutes: 15,
+            raise_count: 20,
+            clear_count: 2,
+        };
         assert_eq!(rejection_flood(20, &r), Verdict::Raise);
         assert_eq!(rejection_flood(10, &r), Verdict::Hold);
         assert_eq!(rejection_flood(2, &r), Verdict::Clear);
@@ -347,10 +428,22 @@ mod tests {
 
     #[test]
     fn a_township_is_an_outage_when_enough_of_its_stations_go_dark_together() {
-        let c = StormConfig { min_stations: 3, fraction: 0.5, clear_minutes: 10 };
+        let c = StormConfig {
+            min_stations: 3,
+            fraction: 0.5,
+            clear_minutes: 10,
+        };
         assert_eq!(grid_outage(3, 4, &c), Verdict::Raise);
-        assert_eq!(grid_outage(2, 2, &c), Verdict::Hold, "two stations are not a storm");
-        assert_eq!(grid_outage(3, 10, &c), Verdict::Hold, "30 % of the township");
+        assert_eq!(
+            grid_outage(2, 2, &c),
+            Verdict::Hold,
+            "two stations are not a storm"
+        );
+        assert_eq!(
+            grid_outage(3, 10, &c),
+            Verdict::Hold,
+            "30 % of the township"
+        );
         assert_eq!(grid_outage(1, 10, &c), Verdict::Clear);
         assert_eq!(grid_outage(0, 0, &c), Verdict::Hold);
     }

@@ -21,7 +21,11 @@ pub enum HandleError {
     #[error("告警 {0} 不存在 (no alert {0})")]
     NotFound(i64),
     #[error("告警 {id} 当前状态为 {status}，不能{action} (alert {id} is {status})")]
-    WrongStatus { id: i64, status: String, action: &'static str },
+    WrongStatus {
+        id: i64,
+        status: String,
+        action: &'static str,
+    },
     #[error("销号须填写处理说明 (resolving by hand needs a note)")]
     NoteRequired,
     #[error(transparent)]
@@ -73,7 +77,11 @@ pub struct Applied {
 }
 
 /// Carries out a cycle's decisions in one transaction.
-pub async fn apply(store: &Store, decisions: &[Decision], now: DateTime<Utc>) -> Result<Applied, sqlx::Error> {
+pub async fn apply(
+    store: &Store,
+    decisions: &[Decision],
+    now: DateTime<Utc>,
+) -> Result<Applied, sqlx::Error> {
     let mut out = Applied::default();
     if decisions.is_empty() {
         return Ok(out);
@@ -83,14 +91,21 @@ pub async fn apply(store: &Store, decisions: &[Decision], now: DateTime<Utc>) ->
         match d {
             Decision::Open(a) => {
                 if let Some(id) = dispatch_tx!(&mut tx, alerts::insert(a, Ts(now)))? {
-                    dispatch_tx!(&mut tx, alerts::add_event(id, Ts(now), SYSTEM, "opened", Some(a.title.as_str())))?;
+                    dispatch_tx!(
+                        &mut tx,
+                        alerts::add_event(id, Ts(now), SYSTEM, "opened", Some(a.title.as_str()))
+                    )?;
                     out.opened.extend(dispatch_tx!(&mut tx, alerts::get(id))?);
                 }
             }
             Decision::Resolve { id, note } => {
                 if dispatch_tx!(&mut tx, alerts::resolve(*id, Ts(now), SYSTEM, note))? {
-                    dispatch_tx!(&mut tx, alerts::add_event(*id, Ts(now), SYSTEM, "resolved", Some(note.as_str())))?;
-                    out.resolved.extend(dispatch_tx!(&mut tx, alerts::get(*id))?);
+                    dispatch_tx!(
+                        &mut tx,
+                        alerts::add_event(*id, Ts(now), SYSTEM, "resolved", Some(note.as_str()))
+                    )?;
+                    out.resolved
+                        .extend(dispatch_tx!(&mut tx, alerts::get(*id))?);
                 }
             }
         }
@@ -100,7 +115,12 @@ pub async fn apply(store: &Store, decisions: &[Decision], now: DateTime<Utc>) ->
 }
 
 /// Alerts by filter, newest first (at most 1,000 unless a limit is given).
-pub async fn list(store: &Store, status: Option<Status>, station: Option<&str>, limit: Option<i64>) -> Result<Vec<AlertRow>, sqlx::Error> {
+pub async fn list(
+    store: &Store,
+    status: Option<Status>,
+    station: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Vec<AlertRow>, sqlx::Error> {
     let filter = AlertFilter {
         status: status.map(|s| s.as_str().to_owned()),
         station: station.map(str::to_owned),
@@ -110,8 +130,14 @@ pub async fn list(store: &Store, status: Option<Status>, station: Option<&str>, 
 }
 
 /// Every event of the given alerts, grouped by alert.
-pub async fn history(store: &Store, alerts: &[AlertRow]) -> Result<HashMap<i64, Vec<EventRow>>, sqlx::Error> {
-    let (Some(lo), Some(hi)) = (alerts.iter().map(|a| a.id).min(), alerts.iter().map(|a| a.id).max()) else {
+pub async fn history(
+    store: &Store,
+    alerts: &[AlertRow],
+) -> Result<HashMap<i64, Vec<EventRow>>, sqlx::Error> {
+    let (Some(lo), Some(hi)) = (
+        alerts.iter().map(|a| a.id).min(),
+        alerts.iter().map(|a| a.id).max(),
+    ) else {
         return Ok(HashMap::new());
     };
     let mut out: HashMap<i64, Vec<EventRow>> = HashMap::new();
@@ -122,41 +148,76 @@ pub async fn history(store: &Store, alerts: &[AlertRow]) -> Result<HashMap<i64, 
 }
 
 /// Records a notification outcome in the alert's history.
-pub async fn note_event(store: &Store, id: i64, action: &str, note: &str) -> Result<(), sqlx::Error> {
+pub async fn note_event(
+    store: &Store,
+    id: i64,
+    action: &str,
+    note: &str,
+) -> Result<(), sqlx::Error> {
     let mut tx = store.begin().await?;
-    dispatch_tx!(&mut tx, alerts::add_event(id, Ts(Utc::now()), SYSTEM, action, Some(note)))?;
+    dispatch_tx!(
+        &mut tx,
+        alerts::add_event(id, Ts(Utc::now()), SYSTEM, action, Some(note))
+    )?;
     tx.commit().await
 }
 
 /// open -> acknowledged by `actor`, with an optional note; audited.
-pub async fn acknowledge(store: &Store, id: i64, actor: &str, note: Option<&str>) -> Result<AlertRow, HandleError> {
+pub async fn acknowledge(
+    store: &Store,
+    id: i64,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<AlertRow, HandleError> {
     change(store, id, actor, note, "acknowledge").await
 }
 
 /// -> resolved by hand with a note (销号); audited.
-pub async fn resolve(store: &Store, id: i64, actor: &str, note: &str) -> Result<AlertRow, HandleError> {
+pub async fn resolve(
+    store: &Store,
+    id: i64,
+    actor: &str,
+    note: &str,
+) -> Result<AlertRow, HandleError> {
     if note.trim().is_empty() {
         return Err(HandleError::NoteRequired);
     }
     change(store, id, actor, Some(note.trim()), "resolve").await
 }
 
-async fn change(store: &Store, id: i64, actor: &str, note: Option<&str>, action: &'static str) -> Result<AlertRow, HandleError> {
+async fn change(
+    store: &Store,
+    id: i64,
+    actor: &str,
+    note: Option<&str>,
+    action: &'static str,
+) -> Result<AlertRow, HandleError> {
     let now = Ts(Utc::now());
     let mut tx = store.begin().await?;
     let before = dispatch_tx!(&mut tx, alerts::get(id))?.ok_or(HandleError::NotFound(id))?;
     let done = match action {
         "acknowledge" => dispatch_tx!(&mut tx, alerts::acknowledge(id, now, actor))?,
-        _ => dispatch_tx!(&mut tx, alerts::resolve(id, now, actor, note.unwrap_or_default()))?,
+        _ => dispatch_tx!(
+            &mut tx,
+            alerts::resolve(id, now, actor, note.unwrap_or_default())
+        )?,
     };
     if !done {
         return Err(HandleError::WrongStatus {
             id,
             status: before.status,
-            action: if action == "acknowledge" { "确认 (acknowledge)" } else { "销号 (resolve)" },
+            action: if action == "acknowledge" {
+                "确认 (acknowledge)"
+            } else {
+                "销号 (resolve)"
+            },
         });
     }
-    let event = if action == "acknowledge" { "acknowledged" } else { "resolved" };
+    let event = if action == "acknowledge" {
+        "acknowledged"
+    } else {
+        "resolved"
+    };
     dispatch_tx!(&mut tx, alerts::add_event(id, now, actor, event, note))?;
     dispatch_tx!(
         &mut tx,

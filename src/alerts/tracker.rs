@@ -71,7 +71,10 @@ impl Tracker {
             (false, Verdict::Raise) => {
                 let since = *s.raise_since.get_or_insert(now);
                 if now - since >= raise_after {
-                    *s = State { open: true, ..State::default() };
+                    *s = State {
+                        open: true,
+                        ..State::default()
+                    };
                     return Some(Transition::Open);
                 }
             }
@@ -108,7 +111,9 @@ mod tests {
     use super::*;
 
     fn at(min: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-06-10T04:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-06-10T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
             + Duration::minutes(min)
     }
 
@@ -122,8 +127,15 @@ mod tests {
         let (r, c) = (Duration::minutes(5), Duration::minutes(15));
         assert_eq!(t.observe(&key(), Verdict::Raise, at(0), r, c), None);
         assert_eq!(t.observe(&key(), Verdict::Raise, at(4), r, c), None);
-        assert_eq!(t.observe(&key(), Verdict::Raise, at(5), r, c), Some(Transition::Open));
-        assert_eq!(t.observe(&key(), Verdict::Raise, at(6), r, c), None, "one open alert");
+        assert_eq!(
+            t.observe(&key(), Verdict::Raise, at(5), r, c),
+            Some(Transition::Open)
+        );
+        assert_eq!(
+            t.observe(&key(), Verdict::Raise, at(6), r, c),
+            None,
+            "one open alert"
+        );
     }
 
     #[test]
@@ -133,19 +145,36 @@ mod tests {
         t.observe(&key(), Verdict::Raise, at(0), r, c);
         t.observe(&key(), Verdict::Clear, at(3), r, c);
         assert_eq!(t.observe(&key(), Verdict::Raise, at(6), r, c), None);
-        assert_eq!(t.observe(&key(), Verdict::Raise, at(11), r, c), Some(Transition::Open));
+        assert_eq!(
+            t.observe(&key(), Verdict::Raise, at(11), r, c),
+            Some(Transition::Open)
+        );
     }
 
     #[test]
     fn an_open_alert_resolves_after_the_clear_duration_and_a_relapse_restarts_it() {
         let mut t = Tracker::default();
         let (r, c) = (Duration::zero(), Duration::minutes(15));
-        assert_eq!(t.observe(&key(), Verdict::Raise, at(0), r, c), Some(Transition::Open));
+        assert_eq!(
+            t.observe(&key(), Verdict::Raise, at(0), r, c),
+            Some(Transition::Open)
+        );
         assert_eq!(t.observe(&key(), Verdict::Clear, at(1), r, c), None);
-        assert_eq!(t.observe(&key(), Verdict::Raise, at(10), r, c), None, "relapse");
+        assert_eq!(
+            t.observe(&key(), Verdict::Raise, at(10), r, c),
+            None,
+            "relapse"
+        );
         assert_eq!(t.observe(&key(), Verdict::Clear, at(11), r, c), None);
-        assert_eq!(t.observe(&key(), Verdict::Hold, at(20), r, c), None, "hold keeps the timer");
-        assert_eq!(t.observe(&key(), Verdict::Clear, at(26), r, c), Some(Transition::Resolve));
+        assert_eq!(
+            t.observe(&key(), Verdict::Hold, at(20), r, c),
+            None,
+            "hold keeps the timer"
+        );
+        assert_eq!(
+            t.observe(&key(), Verdict::Clear, at(26), r, c),
+            Some(Transition::Resolve)
+        );
         assert!(!t.is_open(&key()));
     }
 
@@ -158,6 +187,9 @@ mod tests {
         t.sync_open(&HashSet::new());
         assert!(!t.is_open(&key()));
         assert_eq!(t.observe(&key(), Verdict::Raise, at(0), r, c), None);
-        assert_eq!(t.observe(&key(), Verdict::Raise, at(5), r, c), Some(Transition::Open));
+        assert_eq!(
+            t.observe(&key(), Verdict::Raise, at(5), r, c),
+            Some(Transition::Open)
+        );
     }
 }

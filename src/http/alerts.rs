@@ -19,14 +19,20 @@ impl From<HandleError> for ApiError {
     fn from(e: HandleError) -> Self {
         let (status, code) = match &e {
             HandleError::Store(_) => {
-                let HandleError::Store(inner) = e else { unreachable!() };
+                let HandleError::Store(inner) = e else {
+                    unreachable!()
+                };
                 return inner.into();
             }
             HandleError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             HandleError::WrongStatus { .. } => (StatusCode::CONFLICT, "conflict"),
             HandleError::NoteRequired => (StatusCode::BAD_REQUEST, "bad_request"),
         };
-        ApiError { status, code, message: e.to_string() }
+        ApiError {
+            status,
+            code,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -82,8 +88,16 @@ pub async fn list(
     caller.require(Permission::ViewAlerts)?;
     let status = status_param(q.status.as_deref())?;
     let station = q.station.as_deref().filter(|s| !s.is_empty());
-    let alerts = store::list(&state.store, status, station, q.limit.map(|l| l.clamp(1, 10_000))).await?;
-    Ok(Json(Alerts { alerts: alerts.into_iter().map(view).collect() }))
+    let alerts = store::list(
+        &state.store,
+        status,
+        station,
+        q.limit.map(|l| l.clamp(1, 10_000)),
+    )
+    .await?;
+    Ok(Json(Alerts {
+        alerts: alerts.into_iter().map(view).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,7 +114,11 @@ pub async fn ack(
     JsonBody(body): JsonBody<NoteBody>,
 ) -> Result<Json<AlertView>, ApiError> {
     caller.require(Permission::HandleAlerts)?;
-    let note = body.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let note = body
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
     let row = store::acknowledge(&state.store, id, &caller.actor(), note).await?;
     Ok(Json(view(row)))
 }
@@ -113,7 +131,13 @@ pub async fn resolve(
     JsonBody(body): JsonBody<NoteBody>,
 ) -> Result<Json<AlertView>, ApiError> {
     caller.require(Permission::HandleAlerts)?;
-    let row = store::resolve(&state.store, id, &caller.actor(), body.note.as_deref().unwrap_or("")).await?;
+    let row = store::resolve(
+        &state.store,
+        id,
+        &caller.actor(),
+        body.note.as_deref().unwrap_or(""),
+    )
+    .await?;
     Ok(Json(view(row)))
 }
 
@@ -130,14 +154,25 @@ pub async fn export(
     let mut alerts = store::list(&state.store, status, station, Some(100_000)).await?;
     alerts.reverse();
     let history = store::history(&state.store, &alerts).await?;
-    let bytes = crate::alerts::export::workbook(&alerts, &history, state.config.time.zone).map_err(|e| {
-        tracing::error!(error = %e, "cannot write the problem ledger workbook");
-        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal", message: "导出失败 (export failed)".into() }
-    })?;
+    let bytes = crate::alerts::export::workbook(&alerts, &history, state.config.time.zone)
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot write the problem ledger workbook");
+            ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal",
+                message: "导出失败 (export failed)".into(),
+            }
+        })?;
     Ok((
         [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"alerts.xlsx\""),
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"alerts.xlsx\"",
+            ),
         ],
         bytes,
     ))

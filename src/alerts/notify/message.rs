@@ -39,7 +39,15 @@ pub fn markdown(a: &AlertRow, opened: bool, zone: chrono_tz::Tz) -> String {
     line("区域", a.area_code.as_deref());
     line("管护主体", a.om_body.as_deref());
     let at = a.resolved_at.filter(|_| !opened).unwrap_or(a.opened_at);
-    line("时间", Some(&at.0.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()));
+    line(
+        "时间",
+        Some(
+            &at.0
+                .with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+        ),
+    );
     s.push('\n');
     if opened {
         s.push_str(&a.detail);
@@ -54,7 +62,11 @@ pub fn markdown(a: &AlertRow, opened: bool, zone: chrono_tz::Tz) -> String {
 pub fn plain(a: &AlertRow, opened: bool, zone: chrono_tz::Tz) -> String {
     markdown(a, opened, zone)
         .lines()
-        .map(|l| l.trim_start_matches("### ").trim_start_matches("> ").replace("**", ""))
+        .map(|l| {
+            l.trim_start_matches("### ")
+                .trim_start_matches("> ")
+                .replace("**", "")
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -83,10 +95,13 @@ pub fn dingtalk_body(a: &AlertRow, opened: bool, zone: chrono_tz::Tz) -> Value {
 /// DingTalk's signature: Base64(HMAC-SHA256(key = secret, "{timestamp_ms}\n{secret}")),
 /// URL-encoded, appended with the timestamp to the robot URL.
 pub fn dingtalk_sign(secret: &str, timestamp_ms: i64) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(format!("{timestamp_ms}\n{secret}").as_bytes());
     let b64 = STANDARD.encode(mac.finalize().into_bytes());
-    b64.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+    b64.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
 }
 
 /// The robot URL with `&timestamp=...&sign=...` when a secret is set.
@@ -95,7 +110,10 @@ pub fn dingtalk_url(url: &str, secret: &str, timestamp_ms: i64) -> String {
         return url.to_owned();
     }
     let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}timestamp={timestamp_ms}&sign={}", dingtalk_sign(secret, timestamp_ms))
+    format!(
+        "{url}{sep}timestamp={timestamp_ms}&sign={}",
+        dingtalk_sign(secret, timestamp_ms)
+    )
 }
 
 #[cfg(test)]
@@ -109,8 +127,14 @@ mod tests {
         assert_eq!(sign, "aZLLrriXgn05YbwaGR7knYsLeJADjr9NwLaNNKpxh4g%3D");
         assert!(!sign.contains('='), "URL-encoded");
         assert_eq!(
-            dingtalk_url("https://oapi.dingtalk.com/robot/send?access_token=t", "SECtest", 1_700_000_000_000),
-            format!("https://oapi.dingtalk.com/robot/send?access_token=t&timestamp=1700000000000&sign={sign}")
+            dingtalk_url(
+                "https://oapi.dingtalk.com/robot/send?access_token=t",
+                "SECtest",
+                1_700_000_000_000
+            ),
+            format!(
+                "https://oapi.dingtalk.com/robot/send?access_token=t&timestamp=1700000000000&sign={sign}"
+            )
         );
         assert_eq!(dingtalk_url("http://x/y", "", 1), "http://x/y");
     }

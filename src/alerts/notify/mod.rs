@@ -69,7 +69,11 @@ impl Notifier {
 
 /// Assignment: a channel restricted to some O&M bodies takes only their stations' alerts.
 pub fn takes(ch: &ChannelConfig, alert: &AlertRow) -> bool {
-    ch.om_bodies.is_empty() || alert.om_body.as_ref().is_some_and(|b| ch.om_bodies.contains(b))
+    ch.om_bodies.is_empty()
+        || alert
+            .om_body
+            .as_ref()
+            .is_some_and(|b| ch.om_bodies.contains(b))
 }
 
 /// The delay before retry `attempt` (1-based): base, 2 x base, 4 x base... at most 10 min.
@@ -117,7 +121,13 @@ impl Worker {
                 }
             };
             let (action, note) = match outcome {
-                Ok(n) => ("notified", format!("{} ({:?}), {n} 次尝试", self.channel.name, self.channel.kind)),
+                Ok(n) => (
+                    "notified",
+                    format!(
+                        "{} ({:?}), {n} 次尝试",
+                        self.channel.name, self.channel.kind
+                    ),
+                ),
                 Err(e) => ("notify_failed", format!("{}: {e}", self.channel.name)),
             };
             if let Err(e) = super::store::note_event(&self.store, alert.id, action, &note).await {
@@ -135,19 +145,35 @@ impl Worker {
             ChannelKind::Email => {
                 let subject = format!("{} {}", message::heading(a, opened), a.title);
                 let body = message::plain(a, opened, self.zone);
-                let mail = smtp::Mail { from: &ch.from, to: &ch.to, subject: &subject, body: &body };
+                let mail = smtp::Mail {
+                    from: &ch.from,
+                    to: &ch.to,
+                    subject: &subject,
+                    body: &body,
+                };
                 return smtp::send(&ch.smtp, &ch.username, &ch.password, &mail).await;
             }
         };
         let url = match ch.kind {
-            ChannelKind::Dingtalk => message::dingtalk_url(&ch.url, &ch.secret, chrono::Utc::now().timestamp_millis()),
+            ChannelKind::Dingtalk => {
+                message::dingtalk_url(&ch.url, &ch.secret, chrono::Utc::now().timestamp_millis())
+            }
             _ => ch.url.clone(),
         };
-        let r = self.client.post(&url).json(&body).send().await.map_err(|e| e.to_string())?;
+        let r = self
+            .client
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let status = r.status();
         let text = r.text().await.unwrap_or_default();
         if !status.is_success() {
-            return Err(format!("HTTP {status}: {}", text.chars().take(200).collect::<String>()));
+            return Err(format!(
+                "HTTP {status}: {}",
+                text.chars().take(200).collect::<String>()
+            ));
         }
         // The robots answer 200 with {"errcode": N} on refusal (bad key, rate limited).
         if matches!(ch.kind, ChannelKind::Wecom | ChannelKind::Dingtalk) {
@@ -156,7 +182,10 @@ impl Worker {
                 .and_then(|v| v.get("errcode").and_then(|c| c.as_i64()))
                 .unwrap_or(0);
             if code != 0 {
-                return Err(format!("robot refused: {}", text.chars().take(200).collect::<String>()));
+                return Err(format!(
+                    "robot refused: {}",
+                    text.chars().take(200).collect::<String>()
+                ));
             }
         }
         Ok(())

@@ -17,7 +17,9 @@ pub struct Mail<'a> {
 
 /// Sends `mail` through `server` (HOST:PORT).
 pub async fn send(server: &str, user: &str, password: &str, mail: &Mail<'_>) -> Result<(), String> {
-    let stream = TcpStream::connect(server).await.map_err(|e| format!("connect {server}: {e}"))?;
+    let stream = TcpStream::connect(server)
+        .await
+        .map_err(|e| format!("connect {server}: {e}"))?;
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     let mut expect = async |code: &str| -> Result<(), String> {
@@ -38,7 +40,9 @@ pub async fn send(server: &str, user: &str, password: &str, mail: &Mail<'_>) -> 
     };
     expect("220").await?;
     let cmd = async |w: &mut tokio::net::tcp::OwnedWriteHalf, line: String| {
-        w.write_all(format!("{line}\r\n").as_bytes()).await.map_err(|e| e.to_string())
+        w.write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .map_err(|e| e.to_string())
     };
     cmd(&mut write, "EHLO pvledger".into()).await?;
     expect("250").await?;
@@ -55,7 +59,10 @@ pub async fn send(server: &str, user: &str, password: &str, mail: &Mail<'_>) -> 
     }
     cmd(&mut write, "DATA".into()).await?;
     expect("354").await?;
-    write.write_all(message(mail).as_bytes()).await.map_err(|e| e.to_string())?;
+    write
+        .write_all(message(mail).as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     expect("250").await?;
     cmd(&mut write, "QUIT".into()).await?;
     let _ = expect("221").await;
@@ -65,12 +72,20 @@ pub async fn send(server: &str, user: &str, password: &str, mail: &Mail<'_>) -> 
 /// The message with its headers, UTF-8 as base64 (subject as RFC 2047), ending in ".".
 pub fn message(mail: &Mail<'_>) -> String {
     let body = STANDARD.encode(mail.body.as_bytes());
-    let wrapped: Vec<&str> = body.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap_or("")).collect();
+    let wrapped: Vec<&str> = body
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect();
     format!(
         "From: <{}>\r\nTo: {}\r\nSubject: =?UTF-8?B?{}?=\r\nDate: {}\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n.\r\n",
         mail.from,
-        mail.to.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(", "),
+        mail.to
+            .iter()
+            .map(|t| format!("<{t}>"))
+            .collect::<Vec<_>>()
+            .join(", "),
         STANDARD.encode(mail.subject.as_bytes()),
         chrono::Utc::now().to_rfc2822(),
         wrapped.join("\r\n"),
