@@ -1,12 +1,14 @@
-//! The problem ledger (问题台账) as XLSX: one row per alert, and every alert's
-//! rectification history (逐项销号) on a second sheet, in order.
+//! The problem ledger (问题台账) as XLSX, on the shared report layer: one row per alert,
+//! and every alert's rectification history (逐项销号) on a second sheet, in order.
 
 use std::collections::HashMap;
 
-use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use rust_decimal::Decimal;
+use rust_xlsxwriter::XlsxError;
 
 use super::model::{AlertRow, EventRow, Status};
 use super::rules::Rule;
+use crate::report::xlsx::{Book, Cell, Col, Kind, col};
 
 fn action_zh(action: &str) -> &str {
     match action {
@@ -19,6 +21,35 @@ fn action_zh(action: &str) -> &str {
     }
 }
 
+const ITEMS: &[Col] = &[
+    col("编号", "id", 8.0, Kind::Integer),
+    col("问题类型", "rule", 16.0, Kind::Text),
+    col("级别", "severity", 9.0, Kind::Text),
+    col("状态", "status", 9.0, Kind::Text),
+    col("电站", "station", 20.0, Kind::Text),
+    col("设备", "device", 26.0, Kind::Text),
+    col("网关", "gateway", 18.0, Kind::Text),
+    col("区域", "area", 14.0, Kind::Text),
+    col("管护主体", "O&M body", 26.0, Kind::Text),
+    col("问题描述", "title", 50.0, Kind::Text),
+    col("详情", "detail", 60.0, Kind::Text),
+    col("发现时间", "opened", 17.0, Kind::Text),
+    col("确认人", "acknowledged by", 16.0, Kind::Text),
+    col("确认时间", "acknowledged", 17.0, Kind::Text),
+    col("销号人", "resolved by", 16.0, Kind::Text),
+    col("销号时间", "resolved", 17.0, Kind::Text),
+    col("整改说明", "resolution note", 40.0, Kind::Text),
+];
+
+const HISTORY: &[Col] = &[
+    col("告警编号", "alert", 9.0, Kind::Integer),
+    col("问题描述", "title", 50.0, Kind::Text),
+    col("时间", "at", 17.0, Kind::Text),
+    col("操作", "action", 14.0, Kind::Text),
+    col("操作人", "actor", 22.0, Kind::Text),
+    col("说明", "note", 60.0, Kind::Text),
+];
+
 /// The workbook's bytes.
 pub fn workbook(
     alerts: &[AlertRow],
@@ -26,93 +57,54 @@ pub fn workbook(
     zone: chrono_tz::Tz,
 ) -> Result<Vec<u8>, XlsxError> {
     let local = |t: crate::store::Ts| {
-        t.0.with_timezone(&zone)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
+        Cell::Text(
+            t.0.with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+        )
     };
-    let mut book = Workbook::new();
-    let bold = Format::new().set_bold();
-    let items = book.add_worksheet();
-    items.set_name("问题台账")?;
-    let heads = [
-        "编号",
-        "问题类型",
-        "级别",
-        "状态",
-        "电站",
-        "设备",
-        "网关",
-        "区域",
-        "管护主体",
-        "问题描述",
-        "详情",
-        "发现时间",
-        "确认人",
-        "确认时间",
-        "销号人",
-        "销号时间",
-        "整改说明",
-    ];
-    for (c, h) in heads.iter().enumerate() {
-        items.write_with_format(0, c as u16, *h, &bold)?;
-    }
-    for (i, a) in alerts.iter().enumerate() {
-        let r = i as u32 + 1;
-        let status = Status::parse(&a.status).map_or(a.status.as_str(), |s| s.zh());
-        let rule = Rule::parse(&a.rule).map_or(a.rule.as_str(), |r| r.zh());
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-        let cells = [
-            a.id.to_string(),
-            rule.to_owned(),
-            a.severity.clone(),
-            status.to_owned(),
-            opt(&a.station_code),
-            opt(&a.device_code),
-            opt(&a.gateway_code),
-            opt(&a.area_code),
-            opt(&a.om_body),
-            a.title.clone(),
-            a.detail.clone(),
-            local(a.opened_at),
-            opt(&a.acknowledged_by),
-            a.acknowledged_at.map(local).unwrap_or_default(),
-            opt(&a.resolved_by),
-            a.resolved_at.map(local).unwrap_or_default(),
-            opt(&a.resolution_note),
-        ];
-        for (c, v) in cells.iter().enumerate() {
-            if c == 0 {
-                items.write(r, 0, a.id as f64)?;
-            } else {
-                items.write(r, c as u16, v.as_str())?;
-            }
-        }
-    }
-    items.set_column_width(9, 50)?;
-    items.set_column_width(10, 60)?;
-    items.set_freeze_panes(1, 0)?;
-
-    let log = book.add_worksheet();
-    log.set_name("整改记录")?;
-    for (c, h) in ["告警编号", "问题描述", "时间", "操作", "操作人", "说明"]
-        .iter()
-        .enumerate()
-    {
-        log.write_with_format(0, c as u16, *h, &bold)?;
-    }
-    let mut r = 1;
-    for a in alerts {
-        for e in history.get(&a.id).into_iter().flatten() {
-            log.write(r, 0, a.id as f64)?;
-            log.write(r, 1, a.title.as_str())?;
-            log.write(r, 2, local(e.at))?;
-            log.write(r, 3, action_zh(&e.action))?;
-            log.write(r, 4, e.actor.as_str())?;
-            log.write(r, 5, e.note.clone().unwrap_or_default())?;
-            r += 1;
-        }
-    }
-    log.set_column_width(1, 50)?;
-    log.set_column_width(5, 60)?;
-    book.save_to_buffer()
+    let text = |v: &Option<String>| v.clone().map_or(Cell::Empty, Cell::Text);
+    let mut book = Book::new();
+    book.table(
+        "问题台账",
+        ITEMS,
+        alerts.iter().map(|a| {
+            vec![
+                Cell::Number(Decimal::from(a.id)),
+                Cell::from(Rule::parse(&a.rule).map_or(a.rule.as_str(), |r| r.zh())),
+                Cell::from(a.severity.as_str()),
+                Cell::from(Status::parse(&a.status).map_or(a.status.as_str(), |s| s.zh())),
+                text(&a.station_code),
+                text(&a.device_code),
+                text(&a.gateway_code),
+                text(&a.area_code),
+                text(&a.om_body),
+                Cell::from(a.title.as_str()),
+                Cell::from(a.detail.as_str()),
+                local(a.opened_at),
+                text(&a.acknowledged_by),
+                a.acknowledged_at.map_or(Cell::Empty, local),
+                text(&a.resolved_by),
+                a.resolved_at.map_or(Cell::Empty, local),
+                text(&a.resolution_note),
+            ]
+        }),
+    )?;
+    book.table(
+        "整改记录",
+        HISTORY,
+        alerts.iter().flat_map(|a| {
+            history.get(&a.id).into_iter().flatten().map(move |e| {
+                vec![
+                    Cell::Number(Decimal::from(a.id)),
+                    Cell::from(a.title.as_str()),
+                    local(e.at),
+                    Cell::from(action_zh(&e.action)),
+                    Cell::from(e.actor.as_str()),
+                    text(&e.note),
+                ]
+            })
+        }),
+    )?;
+    book.finish()
 }
