@@ -282,7 +282,12 @@ impl Config {
     fn validate(&self, origins: &Origins) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             key: key.to_owned(),
-            origin: origins.get(key).cloned().unwrap_or_default(),
+            // A key inside an array (alerts.channels[0].url) comes from where the array did.
+            origin: origins
+                .get(key)
+                .or_else(|| origins.get(key.split('[').next().unwrap_or(key)))
+                .cloned()
+                .unwrap_or_default(),
             message,
         };
         let url = &self.database.url;

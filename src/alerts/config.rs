@@ -171,37 +171,44 @@ impl AlertsConfig {
         if !share(self.zero_output.clear_ratio) {
             return bad("zero_output.clear_ratio", "must be above 0 and at most 1");
         }
-        if self.zero_output.max_power_w < 0.0 || self.zero_output.peer_min_w_per_kwp <= 0.0 {
-            return bad(
-                "zero_output.peer_min_w_per_kwp",
-                "thresholds must be positive",
-            );
+        if self.zero_output.max_power_w < 0.0 {
+            return bad("zero_output.max_power_w", "must not be negative");
         }
-        if self.counter.window_hours == 0 || self.counter.min_bad_intervals < 1 {
-            return bad(
-                "counter.min_bad_intervals",
-                "window and count must be at least 1",
-            );
+        if self.zero_output.peer_min_w_per_kwp <= 0.0 {
+            return bad("zero_output.peer_min_w_per_kwp", "must be above 0");
         }
-        if self.rejections.window_minutes == 0
-            || self.rejections.clear_count >= self.rejections.raise_count
-        {
+        if self.counter.window_hours == 0 {
+            return bad("counter.window_hours", "must be at least 1");
+        }
+        if self.counter.min_bad_intervals < 1 {
+            return bad("counter.min_bad_intervals", "must be at least 1");
+        }
+        if self.rejections.window_minutes == 0 {
+            return bad("rejections.window_minutes", "must be at least 1");
+        }
+        if self.rejections.clear_count >= self.rejections.raise_count {
             return bad(
                 "rejections.clear_count",
-                "must be below rejections.raise_count (and the window at least 1 minute)",
+                "must be below rejections.raise_count (else alerts flap)",
             );
         }
-        if self.storm.min_stations < 2 || !share(self.storm.fraction) {
+        if self.storm.min_stations < 2 {
             return bad(
                 "storm.min_stations",
-                "the storm guard needs at least 2 stations and a fraction above 0 and at most 1",
+                "the storm guard needs at least 2 stations",
             );
         }
-        if self.notify.max_attempts == 0 || self.notify.per_minute == 0 || self.notify.queue == 0 {
-            return bad(
-                "notify.max_attempts",
-                "attempts, per_minute and queue must be at least 1",
-            );
+        if !share(self.storm.fraction) {
+            return bad("storm.fraction", "must be above 0 and at most 1");
+        }
+        for (key, v) in [
+            ("notify.max_attempts", self.notify.max_attempts as usize),
+            ("notify.per_minute", self.notify.per_minute as usize),
+            ("notify.queue", self.notify.queue),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1");
+            }
         }
         for (i, c) in self.channels.iter().enumerate() {
             let key = |f: &str| format!("channels[{i}].{f}");
