@@ -28,6 +28,8 @@ pub struct Application {
     broker: Option<SocketAddr>,
     /// Forwards Modbus readings into ingest, when devices are polled.
     polled: Option<tokio::task::JoinHandle<()>>,
+    /// The alert evaluator and its notification channels, when `alerts.enabled`.
+    alerts: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -82,6 +84,7 @@ impl Application {
         } else {
             None
         };
+        let alerts = start_alerts(&state, &shutdown);
         Ok(Application {
             listener,
             state,
@@ -90,6 +93,7 @@ impl Application {
             receiver,
             broker,
             polled,
+            alerts,
         })
     }
 
@@ -134,6 +138,7 @@ impl Application {
             shutdown,
             receiver,
             polled,
+            alerts,
             ..
         } = self;
         let store = state.store.clone();
@@ -160,12 +165,41 @@ impl Application {
         if let Some(polled) = polled {
             let _ = polled.await;
         }
+        for task in alerts {
+            let _ = task.await;
+        }
         // Every Ingest handle is gone now: the writer drains its queue and exits.
         let _ = writer.await;
         store.close().await;
         tracing::info!("stopped");
         served
     }
+}
+
+/// Starts the alert evaluator and one task per notification channel (none when
+/// `alerts.enabled` is false). They stop with the shutdown token, before the store closes.
+fn start_alerts(
+    state: &AppState,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let config = &state.config;
+    if !config.alerts.enabled {
+        return Vec::new();
+    }
+    let (notifier, mut tasks) = crate::alerts::notify::Notifier::start(
+        &config.alerts.channels,
+        &config.alerts.notify,
+        config.time.zone,
+        state.store.clone(),
+        shutdown.clone(),
+    );
+    let evaluator = crate::alerts::evaluator::Evaluator::new(config).with_notifier(notifier);
+    tasks.push(tokio::spawn(crate::alerts::evaluator::run(
+        evaluator,
+        state.store.clone(),
+        shutdown.clone(),
+    )));
+    tasks
 }
 
 /// Where the MQTT receiver connects: the external broker of `mqtt.url`, or the embedded

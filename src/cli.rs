@@ -125,6 +125,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Alerts and the problem ledger (告警与问题台账).
+    Alerts {
+        #[command(subcommand)]
+        command: crate::alerts::cli::AlertsCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -424,6 +429,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 println!("{password}");
             }));
         }
+        Command::Alerts { command } => return crate::alerts::cli::run(&config, command).await,
         Command::Token {
             command: TokenCommand::Create { user },
         } => {

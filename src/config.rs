@@ -30,6 +30,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub settlement: SettlementConfig,
     pub assessment: AssessmentConfig,
+    pub alerts: AlertsConfig,
     pub log: LogConfig,
     pub report: ReportConfig,
 }
@@ -103,6 +104,7 @@ impl AssessmentConfig {
         v
     }
 }
+pub use crate::alerts::config::AlertsConfig;
 
 /// Settlement policy (DOMAIN.md §2); decimals as quoted strings, checked at start-up.
 #[derive(Debug, Clone, Deserialize)]
@@ -366,7 +368,12 @@ impl Config {
     fn validate(&self, origins: &Origins) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             key: key.to_owned(),
-            origin: origins.get(key).cloned().unwrap_or_default(),
+            // A key inside an array (alerts.channels[0].url) comes from where the array did.
+            origin: origins
+                .get(key)
+                .or_else(|| origins.get(key.split('[').next().unwrap_or(key)))
+                .cloned()
+                .unwrap_or_default(),
             message,
         };
         let url = &self.database.url;
@@ -491,6 +498,9 @@ impl Config {
                 },
                 "must be at least 1".into(),
             ));
+        }
+        if let Err((key, message)) = self.alerts.check() {
+            return Err(invalid(&format!("alerts.{key}"), message));
         }
         if let Err(e) = self.log.level.parse::<tracing_subscriber::EnvFilter>() {
             return Err(invalid("log.level", format!("not a valid log filter: {e}")));
@@ -702,6 +712,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`assessment.peer_group`"), "{err}");
+    }
+
+    #[test]
+    fn an_alert_threshold_out_of_range_is_named_with_its_source() {
+        let c =
+            Config::load_from(None, env(&[("PVLEDGER__ALERTS__SILENT__MINUTES", "20")])).unwrap();
+        assert_eq!(c.alerts.silent.minutes, 20);
+        let err = Config::load_from(
+            None,
+            env(&[("PVLEDGER__ALERTS__UNDER_PRODUCING__RATIO", "1.5")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`alerts.under_producing.ratio`"), "{err}");
+        assert!(
+            err.contains("PVLEDGER__ALERTS__UNDER_PRODUCING__RATIO"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -16,11 +16,13 @@
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
 //! - [`assess`]: efficacy assessment (成效评估): yields, availability, peers, flags, grades.
 //! - [`report`]: XLSX workbooks and Chinese A4 PDFs (fonts, layout), for settlement and assessment.
+//! - [`alerts`]: rules, the evaluator task, notifications and the problem ledger (问题台账).
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing, roles, accounts, browser sessions and login lock-out.
 //! - [`http`]: the JSON API and the session/CSRF layer; [`pages`]: the server-rendered web pages.
 //! - [`app`]: start-up and graceful shutdown; [`cli`]: the command line.
 
+pub mod alerts;
 pub mod app;
 pub mod assess;
 pub mod audit;

@@ -116,6 +116,35 @@ const TABLE: &[Row] = &[
         None,
         [401, 200, 200, 403, 200, 403],
     ),
+    (
+        "GET",
+        "/api/v1/alerts",
+        "/api/v1/alerts?status=open",
+        None,
+        [401, 200, 200, 403, 200, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/alerts/export.xlsx",
+        "/api/v1/alerts/export.xlsx",
+        None,
+        [401, 200, 200, 403, 200, 403],
+    ),
+    // An unknown alert: 404 once the permission check has passed.
+    (
+        "POST",
+        "/api/v1/alerts/{id}/ack",
+        "/api/v1/alerts/999999/ack",
+        Some(r#"{"note":"on my way"}"#),
+        [401, 404, 403, 403, 404, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/alerts/{id}/resolve",
+        "/api/v1/alerts/999999/resolve",
+        Some(r#"{"note":"replaced the fuse"}"#),
+        [401, 404, 403, 403, 404, 403],
+    ),
     // Ingest takes gateway credentials only: a user's token is refused like none at all.
     (
         "POST",

@@ -360,7 +360,8 @@ async fn the_embedded_broker_admits_gateways_by_their_ledger_credential() {
     let base = format!("http://{}", app.local_addr());
     let token = app.shutdown_token();
     tokio::spawn(app.run());
-    let http = reqwest::Client::new();
+    // /readyz is open; the device route needs a token since accounts arrived.
+    let http = common::client_with_token(&common::role_token(&db.store, "admin", None).await);
     eventually(10, "the receiver's subscription", || async {
         let r: Value = http
             .get(format!("{base}/readyz"))

@@ -2,6 +2,7 @@
 //! which the router, the OpenAPI check and the authorization test all use), the health
 //! probes, and the web pages of [`crate::pages`], behind the browser-session layer.
 
+mod alerts;
 mod assessment;
 mod auth;
 pub mod error;
@@ -124,6 +125,10 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ),
         api("GET", "/api/v1/audit", get(settlement::audit)),
         api("GET", "/api/v1/assessments", get(assessment::assessments)),
+        api("GET", "/api/v1/alerts", get(alerts::list)),
+        api("GET", "/api/v1/alerts/export.xlsx", get(alerts::export)),
+        api("POST", "/api/v1/alerts/{id}/ack", post(alerts::ack)),
+        api("POST", "/api/v1/alerts/{id}/resolve", post(alerts::resolve)),
     ]
 }
 

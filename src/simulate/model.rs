@@ -215,6 +215,12 @@ impl World {
         }
     }
 
+    /// Replaces the injected faults from the next step on (a fault appears or is repaired
+    /// while counters keep running).
+    pub fn set_faults(&mut self, faults: Vec<Fault>) {
+        self.faults = faults;
+    }
+
     /// The gateway of each simulated device.
     pub fn gateways(&self) -> HashMap<String, String> {
         self.stations

@@ -211,6 +211,10 @@ pub mod pg {
         use super::Db;
         include!("assess_sql.rs");
     }
+    pub mod alerts {
+        use super::Db;
+        include!("alerts_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -252,6 +256,10 @@ pub mod lite {
     pub mod assess {
         use super::Db;
         include!("assess_sql.rs");
+    }
+    pub mod alerts {
+        use super::Db;
+        include!("alerts_sql.rs");
     }
 }
 
