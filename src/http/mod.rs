@@ -5,7 +5,7 @@
 mod assessment;
 mod auth;
 pub mod error;
-mod gateway;
+pub(crate) mod gateway;
 mod health;
 mod ingest;
 pub(crate) mod ledger;
