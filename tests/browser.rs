@@ -312,7 +312,9 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
             .contains("汾岭县扶贫开发投资有限公司")
     );
     // The gateway it reports through: backlogged (oldest unsent two hours ago), in warning style.
-    let gateway = d.text(&format!("#gateways tr[data-gateway='{GATEWAY}']")).await;
+    let gateway = d
+        .text(&format!("#gateways tr[data-gateway='{GATEWAY}']"))
+        .await;
     assert!(
         gateway.contains("积压") && gateway.contains("240") && gateway.contains("2.0 小时"),
         "{gateway}"
@@ -359,7 +361,8 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     // ones flagged with a Chinese reason, the inverters of a flagged station compared.
     d.goto(&format!("{base}/assessment")).await;
     assert_eq!(d.text("h1").await, "电站成效评估");
-    d.run_sync("document.querySelector('#kind').value = 'range';").await;
+    d.run_sync("document.querySelector('#kind').value = 'range';")
+        .await;
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .date_naive();
@@ -383,11 +386,17 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     assert!(d.count("#ranking .flag").await > 0, "{grades}");
     let first_flag = d.text("#ranking .flag").await;
     assert!(
-        first_flag.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        first_flag
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
         "flags read in Chinese first: {first_flag}"
     );
     let top = d.attr("#ranking tr[data-code]", "data-code").await;
-    assert_eq!(top.as_deref(), Some(STATION), "the only producing station ranks first");
+    assert_eq!(
+        top.as_deref(),
+        Some(STATION),
+        "the only producing station ranks first"
+    );
     d.screenshot(&shot("assessment")).await;
     let bad = format!("{base}/assessment?kind=quarter&at=2026-Q5");
     d.goto(&bad).await;
@@ -479,7 +488,13 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
         "{page}"
     );
     d.screenshot(&shot("village")).await;
-    let text = linked_pdf_text(&d, ".village-period a.pdf", db.dir(), "village-statement.pdf").await;
+    let text = linked_pdf_text(
+        &d,
+        ".village-period a.pdf",
+        db.dir(),
+        "village-statement.pdf",
+    )
+    .await;
     assert!(text.contains("东川村"), "{text}");
     d.goto(&format!("{base}/assessment")).await;
     assert_eq!(d.text("h1").await, "无权访问");

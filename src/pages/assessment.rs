@@ -250,7 +250,12 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Query(p): Query<Pick>
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty())
-        .or_else(|| counties.first().map(|(c, _)| c.as_str()).filter(|_| counties.len() > 1));
+        .or_else(|| {
+            counties
+                .first()
+                .map(|(c, _)| c.as_str())
+                .filter(|_| counties.len() > 1)
+        });
     let started = std::time::Instant::now();
     let report = match crate::assess::run(
         &state.store,
@@ -265,7 +270,10 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Query(p): Query<Pick>
         Err(AssessError::Store(e)) => return Err(fail(e)),
         Err(e) => return refused(Some(&resolved), e.to_string()),
     };
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "assessment page");
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "assessment page"
+    );
     let body = format!(
         "{picker}<p class=\"sub\" id=\"assess-period\">{county} {code} · {from} – {to} · {peers}</p>{ranking}",
         picker = picker(&ctx, &p, Some(&resolved), &counties),

@@ -11,10 +11,10 @@
 
 mod assessment;
 mod assets;
+mod gateways;
 pub mod html;
 pub mod i18n;
 mod layout;
-mod gateways;
 mod ledger;
 mod login;
 mod overview;

@@ -325,10 +325,17 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     );
     let (worst_t, worst) = match worst_by_peer_ratio(&state, &ctx, &stations).await {
         Some(table) => (ctx.t("overview.worst_assessed"), table),
-        None => (ctx.t("overview.worst"), format!(
-            "{head}{}",
-            ranked.iter().take(5).map(|(s, _)| row(s)).collect::<String>()
-        )),
+        None => (
+            ctx.t("overview.worst"),
+            format!(
+                "{head}{}",
+                ranked
+                    .iter()
+                    .take(5)
+                    .map(|(s, _)| row(s))
+                    .collect::<String>()
+            ),
+        ),
     };
     let all: String = stations.iter().map(row).collect();
     let body = format!(

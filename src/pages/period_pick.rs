@@ -79,7 +79,8 @@ pub fn resolve(p: &Pick, today: NaiveDate) -> Result<Resolved, String> {
         })?,
     };
     let at = p.at.as_deref().map(str::trim).unwrap_or_default();
-    let bad = |expected: &str| format!("期间 {at:?} 无效，应为 {expected} (period: expected {expected})");
+    let bad =
+        |expected: &str| format!("期间 {at:?} 无效，应为 {expected} (period: expected {expected})");
     let (at, from, to) = match kind {
         Kind::Month => {
             let at = if at.is_empty() {
@@ -167,7 +168,10 @@ mod tests {
         let m = resolve(&pick("month", "2026-02"), today).unwrap();
         assert_eq!((m.from, m.to), (d("2026-02-01"), d("2026-02-28")));
         let q = resolve(&pick("quarter", "2026-q4"), today).unwrap();
-        assert_eq!((q.from, q.to, q.at.as_str()), (d("2026-10-01"), today, "2026-Q4"));
+        assert_eq!(
+            (q.from, q.to, q.at.as_str()),
+            (d("2026-10-01"), today, "2026-Q4")
+        );
         let y = resolve(&pick("year", "2025"), today).unwrap();
         assert_eq!((y.from, y.to), (d("2025-01-01"), d("2025-12-31")));
     }
@@ -176,7 +180,10 @@ mod tests {
     fn the_page_opens_on_this_month_and_a_range_defaults_to_thirty_days() {
         let today = d("2026-12-31");
         let m = resolve(&Pick::default(), today).unwrap();
-        assert_eq!((m.kind, m.at.as_str(), m.from), (Kind::Month, "2026-12", d("2026-12-01")));
+        assert_eq!(
+            (m.kind, m.at.as_str(), m.from),
+            (Kind::Month, "2026-12", d("2026-12-01"))
+        );
         let r = resolve(&pick("range", ""), today).unwrap();
         assert_eq!((r.from, r.to), (d("2026-12-02"), today));
     }
@@ -184,15 +191,31 @@ mod tests {
     #[test]
     fn bad_values_name_the_field_and_the_expected_form() {
         let today = d("2026-11-15");
-        assert!(resolve(&pick("quarter", "2026-Q5"), today).unwrap_err().contains("YYYY-Qn"));
-        assert!(resolve(&pick("month", "10/2026"), today).unwrap_err().contains("YYYY-MM"));
-        assert!(resolve(&pick("week", ""), today).unwrap_err().contains("week"));
+        assert!(
+            resolve(&pick("quarter", "2026-Q5"), today)
+                .unwrap_err()
+                .contains("YYYY-Qn")
+        );
+        assert!(
+            resolve(&pick("month", "10/2026"), today)
+                .unwrap_err()
+                .contains("YYYY-MM")
+        );
+        assert!(
+            resolve(&pick("week", ""), today)
+                .unwrap_err()
+                .contains("week")
+        );
         let r = Pick {
             kind: Some("range".into()),
             from: Some("2026-13-01".into()),
             ..Pick::default()
         };
         assert!(resolve(&r, today).unwrap_err().contains("from"));
-        assert!(resolve(&pick("year", "2027"), today).unwrap_err().contains("尚未到来"));
+        assert!(
+            resolve(&pick("year", "2027"), today)
+                .unwrap_err()
+                .contains("尚未到来")
+        );
     }
 }
