@@ -234,6 +234,11 @@ pub struct HttpConfig {
     pub login_lockout_minutes: u32,
     /// Login attempts allowed per client address and minute (all user names together).
     pub login_attempts_per_minute: u32,
+    /// The station page marks a gateway silent when its last status is older than this, s.
+    pub gateway_silent_after_s: i64,
+    /// The station page marks a gateway backlogged when its oldest unsent reading is older
+    /// than this, s.
+    pub gateway_backlog_after_s: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

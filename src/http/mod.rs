@@ -6,7 +6,7 @@ mod alerts;
 mod assessment;
 mod auth;
 pub mod error;
-mod gateway;
+pub(crate) mod gateway;
 mod health;
 mod ingest;
 pub(crate) mod ledger;

@@ -32,6 +32,9 @@ pub fn page(ctx: &Ctx, title: &str, body: &str) -> Html<String> {
         if may(Permission::ViewSettlements) {
             links.push(("/settlements", ctx.t("nav.settlements")));
         }
+        if may(Permission::ViewAssessment) {
+            links.push(("/assessment", ctx.t("nav.assessment")));
+        }
         if may(Permission::ViewLedger) {
             links.push(("/ledger", ctx.t("nav.ledger")));
         }

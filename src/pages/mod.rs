@@ -9,13 +9,16 @@
 // boxing the error side would only add an allocation on the way to axum.
 #![allow(clippy::result_large_err)]
 
+mod assessment;
 mod assets;
+mod gateways;
 pub mod html;
 pub mod i18n;
 mod layout;
 mod ledger;
 mod login;
 mod overview;
+mod period_pick;
 mod settlements;
 mod station;
 mod village;
@@ -57,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/settlements/{id}/review", post(settlements::review))
         .route("/settlements/{id}/approve", post(settlements::approve))
         .route("/audit", get(settlements::audit))
+        .route("/assessment", get(assessment::page))
         .route("/ledger", get(ledger::page))
         .route("/ledger/import", post(ledger::import))
         .route("/village", get(village::page))

@@ -1,5 +1,6 @@
 //! The county overview: power now, energy today / this month / this year, stations by
-//! state, a map of the stations by position coloured by health, the worst performers.
+//! state, a map of the stations by position coloured by health, the worst performers
+//! (by the 30-day assessment's grade and peer ratio).
 
 use std::collections::HashMap;
 
@@ -140,6 +141,78 @@ fn map(ctx: &Ctx, stations: &[StationWithHealth]) -> String {
     format!("<svg class=\"map\" viewBox=\"0 0 {w} {h}\" role=\"img\">{dots}</svg><p>{legend}</p>")
 }
 
+/// The five lowest of the last 30 days' assessment (grade, then peer ratio: weather is
+/// shared within a county, so this is fairer than kWh/kWp); None when the assessment
+/// cannot run for a single county (several counties in the ledger), the caller then
+/// falls back to kWh/kWp.
+async fn worst_by_peer_ratio(
+    state: &AppState,
+    ctx: &Ctx,
+    stations: &[StationWithHealth],
+) -> Option<String> {
+    // Grades are the assessment's: a role that may not see it (finance) gets kWh/kWp.
+    if !ctx.session.caller.role.may(Permission::ViewAssessment) {
+        return None;
+    }
+    let today = state.today();
+    let started = std::time::Instant::now();
+    let report = crate::assess::run(
+        &state.store,
+        &state.config,
+        today - chrono::Duration::days(29),
+        today,
+        None,
+    )
+    .await
+    .map_err(|e| tracing::debug!(error = %e, "overview: no assessment, worst by kWh/kWp"))
+    .ok()?;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        stations = report.stations.len(),
+        "overview: 30-day assessment"
+    );
+    let by_code: HashMap<&str, &StationWithHealth> = stations
+        .iter()
+        .map(|s| (s.station.code.as_str(), s))
+        .collect();
+    let rows: String = report
+        .stations
+        .iter()
+        .rev()
+        .take(5)
+        .map(|a| {
+            let st = by_code.get(a.code.as_str());
+            let state_cell = st
+                .map(|s| {
+                    format!(
+                        "<td class=\"st-{}\">{}</td>",
+                        state_key(s.health.state),
+                        state_label(ctx, s.health.state)
+                    )
+                })
+                .unwrap_or_else(|| "<td>–</td>".into());
+            format!(
+                "<tr><td><a href=\"/stations/{enc}\">{name}</a></td><td>{code}</td>{state_cell}<td>{grade}</td><td class=\"n\">{peer}</td><td class=\"n\">{yf}</td></tr>",
+                enc = path_segment(&a.code),
+                name = esc(&a.name),
+                code = esc(&a.code),
+                grade = a.grade.zh(),
+                peer = num(a.peer_ratio, 2),
+                yf = num(a.final_yield_h, 1),
+            )
+        })
+        .collect();
+    Some(format!(
+        "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{rows}",
+        ctx.t("col.station"),
+        ctx.t("col.code"),
+        ctx.t("col.state"),
+        ctx.t("assess.grade"),
+        ctx.t("assess.peer_ratio"),
+        ctx.t("col.yield30"),
+    ))
+}
+
 /// GET /
 pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     if ctx.session.caller.village_code.is_some() {
@@ -250,16 +323,28 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
         ctx.t("col.today"),
         ctx.t("col.yield30")
     );
-    let worst: String = ranked.iter().take(5).map(|(s, _)| row(s)).collect();
+    let (worst_t, worst) = match worst_by_peer_ratio(&state, &ctx, &stations).await {
+        Some(table) => (ctx.t("overview.worst_assessed"), table),
+        None => (
+            ctx.t("overview.worst"),
+            format!(
+                "{head}{}",
+                ranked
+                    .iter()
+                    .take(5)
+                    .map(|(s, _)| row(s))
+                    .collect::<String>()
+            ),
+        ),
+    };
     let all: String = stations.iter().map(row).collect();
     let body = format!(
         "<section class=\"cards\">{cards}</section>\
          <section class=\"two\"><div><h2>{map_t}</h2>{map}</div>\
-         <div><h2>{worst_t}</h2><div class=\"scroll\"><table id=\"worst\">{head}{worst}</table></div></div></section>\
+         <div><h2>{worst_t}</h2><div class=\"scroll\"><table id=\"worst\">{worst}</table></div></div></section>\
          <h2>{all_t}</h2><div class=\"scroll\"><table id=\"stations\">{head}{all}</table></div>",
         map_t = ctx.t("overview.stations"),
         map = map(&ctx, &stations),
-        worst_t = ctx.t("overview.worst"),
         all_t = ctx.t("ledger.stations"),
     );
     Ok(ctx.render(ctx.t("overview.title"), &body))

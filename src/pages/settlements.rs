@@ -1,5 +1,6 @@
 //! Settlements for finance staff: the list, running a month, a settlement's lines, review
-//! and approve (forms with the session's CSRF token), and the audit log.
+//! and approve (forms with the session's CSRF token), the downloads (the workbook, a PDF
+//! statement per village) and the audit log.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -204,12 +205,20 @@ fn detail_body(ctx: &Ctx, row: &SettlementRow, lines: &export::Lines) -> String 
             )
         })
         .collect();
+    // One statement per village: a village served by two stations has two lines here
+    // but one PDF, so the link goes on its first line only.
+    let mut linked = std::collections::HashSet::new();
     let villages: String = lines
         .villages
         .iter()
         .map(|v| {
+            let pdf = if linked.insert(v.village_code.as_str()) {
+                statement_link(ctx, row.id, &v.village_code)
+            } else {
+                String::new()
+            };
             format!(
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{pdf}</td></tr>",
                 esc(&v.village_code),
                 esc(&v.station_code),
                 esc(&v.share.0.to_string()),
@@ -237,10 +246,19 @@ fn detail_body(ctx: &Ctx, row: &SettlementRow, lines: &export::Lines) -> String 
     };
     format!(
         "<p class=\"status\" id=\"settlement-status\" data-status=\"{status}\">{label} · {dist_t} <b>{total}</b></p>{actions}{locked}\
+         <p class=\"downloads\"><a class=\"button\" id=\"workbook\" href=\"/api/v1/settlements/{id}/export.xlsx\" download>{xlsx_t}</a> {draft_note}</p>\
          <h2>{st_t}</h2><div class=\"scroll\"><table id=\"settlement-stations\"><tr><th>{c_st}</th><th>{c_en}</th><th>{c_inc}</th><th>{c_dist}</th></tr>{stations}</table></div>\
-         <h2>{vi_t}</h2><div class=\"scroll\"><table id=\"settlement-villages\"><tr><th>{c_v}</th><th>{c_st}</th><th>{c_sh}</th><th>{c_am}</th></tr>{villages}</table></div>\
+         <h2>{vi_t}</h2><div class=\"scroll\"><table id=\"settlement-villages\"><tr><th>{c_v}</th><th>{c_st}</th><th>{c_sh}</th><th>{c_am}</th><th>{c_pdf}</th></tr>{villages}</table></div>\
          <h2>{us_t}</h2><div class=\"scroll\"><table id=\"settlement-uses\"><tr><th>{c_v}</th><th>{c_use}</th><th>%</th><th>{c_am}</th></tr>{uses}</table></div>",
         status = esc(&row.status),
+        id = row.id,
+        xlsx_t = ctx.t("settle.workbook"),
+        draft_note = if row.status == "approved" {
+            ""
+        } else {
+            ctx.t("settle.draft_documents")
+        },
+        c_pdf = ctx.t("col.statement"),
         label = status_label(ctx, &row.status),
         dist_t = ctx.t("col.distributable"),
         total = yuan(&row.distributable_yuan),
@@ -255,6 +273,15 @@ fn detail_body(ctx: &Ctx, row: &SettlementRow, lines: &export::Lines) -> String 
         c_sh = ctx.t("col.share"),
         c_am = ctx.t("col.amount"),
         c_use = ctx.t("col.use"),
+    )
+}
+
+/// The link to a village's printable statement (村级光伏收益分配公示, PDF).
+pub fn statement_link(ctx: &Ctx, id: i64, village: &str) -> String {
+    format!(
+        "<a class=\"pdf\" href=\"/api/v1/settlements/{id}/villages/{code}.pdf\" download>{label}</a>",
+        code = path_segment(village),
+        label = ctx.t("settle.statement_pdf"),
     )
 }
 

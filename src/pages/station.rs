@@ -1,6 +1,7 @@
 //! A station: today's power curve, daily energy for 30 days and monthly energy for the
 //! year (charts drawn in the browser from the JSON API), its inverters with status and
-//! specific yield, and its ledger data (capacity, shares, O&M body).
+//! specific yield, the edge gateways it reports through with their last status, and its
+//! ledger data (capacity, shares, O&M body).
 
 use std::collections::HashMap;
 
@@ -78,6 +79,23 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
             num(sy, 1),
         ));
     }
+    let mut gateway_codes: Vec<String> = devices
+        .iter()
+        .filter_map(|d| d.gateway_code.clone())
+        .collect();
+    gateway_codes.sort();
+    gateway_codes.dedup();
+    let gateway_views = crate::http::gateway::views(&state.store, gateway_codes)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let gateways = super::gateways::section(
+        &ctx,
+        &gateway_views,
+        super::gateways::Limits {
+            silent_after_s: state.config.http.gateway_silent_after_s,
+            backlog_after_s: state.config.http.gateway_backlog_after_s,
+        },
+    );
     let share_rows: String = shares
         .iter()
         .map(|s| {
@@ -100,7 +118,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
          <div><h2>{daily_t}</h2><div class=\"chart\" data-kind=\"bars\" data-url=\"/api/v1/stations/{enc}/energy?interval=day&amp;from={from30}\"></div></div>\
          <div><h2>{monthly_t}</h2><div class=\"chart\" data-kind=\"bars\" data-url=\"/api/v1/stations/{enc}/energy?interval=month&amp;from={year_start}\"></div></div>\
          </section>\
-         <h2>{inv_t}</h2><div class=\"scroll\"><table id=\"inverters\"><tr><th>{c_dev}</th><th>{c_vendor}</th><th>{c_proto}</th><th>{c_last}</th><th>{c_power}</th><th>{c_status}</th><th>{c_y}</th></tr>{inverter_rows}</table></div>\
+         <h2>{inv_t}</h2><div class=\"scroll\"><table id=\"inverters\"><tr><th>{c_dev}</th><th>{c_vendor}</th><th>{c_proto}</th><th>{c_last}</th><th>{c_power}</th><th>{c_status}</th><th>{c_y}</th></tr>{inverter_rows}</table></div>{gateways}\
          <h2>{ledger_t}</h2><table class=\"kv\" id=\"ledger\">\
          <tr><th>{c_code}</th><td>{code}</td></tr><tr><th>{c_kind}</th><td>{kind}</td></tr>\
          <tr><th>{c_cap}</th><td>{cap}</td></tr><tr><th>{grid_t}</th><td>{grid}</td></tr>\

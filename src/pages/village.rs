@@ -1,12 +1,12 @@
 //! A village committee's page: its own village's part of every approved settlement (drafts
-//! are not published to villages). Other roles may look at any village with `?code=`.
+//! are not published to villages) with its printable statement (PDF). Other roles may look at any village with `?code=`.
 
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use super::html::esc;
-use super::settlements::{use_label, yuan};
+use super::settlements::{statement_link, use_label, yuan};
 use super::{Ctx, PageResult};
 use crate::auth::Permission;
 use crate::http::AppState;
@@ -77,10 +77,11 @@ pub async fn page(
             })
             .collect();
         sections.push_str(&format!(
-            "<section class=\"village-period\"><h2>{period}</h2>\
+            "<section class=\"village-period\"><h2>{period}</h2><p class=\"downloads\">{pdf}</p>\
              <table><tr><th>{c_st}</th><th>{c_sh}</th><th>{c_am}</th></tr>{stations}</table>\
              <table><tr><th>{c_use}</th><th>%</th><th>{c_am}</th></tr>{uses}</table></section>",
             period = esc(&s.period),
+            pdf = statement_link(&ctx, s.id, &code),
             c_st = ctx.t("col.station"),
             c_sh = ctx.t("col.share"),
             c_am = ctx.t("col.amount"),
