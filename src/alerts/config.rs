@@ -255,7 +255,10 @@ impl AlertsConfig {
         }
         let b = &self.gateway_backlog;
         if b.oldest_minutes == 0 {
-            return bad("gateway_backlog.oldest_minutes", "must be at least 1 minute");
+            return bad(
+                "gateway_backlog.oldest_minutes",
+                "must be at least 1 minute",
+            );
         }
         if b.max_depth < 1 {
             return bad("gateway_backlog.max_depth", "must be at least 1");
@@ -273,7 +276,10 @@ impl AlertsConfig {
             );
         }
         if self.gateway_thinning.window_minutes == 0 {
-            return bad("gateway_thinning.window_minutes", "must be at least 1 minute");
+            return bad(
+                "gateway_thinning.window_minutes",
+                "must be at least 1 minute",
+            );
         }
         if self.clock_skew.max_s == 0 {
             return bad("clock_skew.max_s", "must be at least 1 second");

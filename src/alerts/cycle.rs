@@ -585,21 +585,22 @@ fn gateway_health(snap: &Snapshot, now: DateTime<Utc>, c: &AlertsConfig, e: &mut
         let st = station_of.get(g).copied();
         let at = |t: Option<crate::store::Ts>| t.map_or("无".into(), |t| t.0.to_rfc3339());
         let place = st.map_or(String::new(), |st| format!("（{}）", st.name));
-        let alert = |rule: Rule, title: String, detail: String, evidence: serde_json::Value| NewAlert {
-            rule: rule.as_str().into(),
-            subject: format!("gateway:{g}"),
-            station_code: st.map(|st| st.code.clone()),
-            device_code: None,
-            gateway_code: Some(g.to_owned()),
-            area_code: st
-                .map(|st| st.area_code.clone())
-                .or_else(|| area.get(g).copied().flatten().cloned()),
-            om_body: st.and_then(|st| st.om_body.clone()),
-            severity: rule.severity().as_str().into(),
-            title,
-            detail,
-            evidence,
-        };
+        let alert =
+            |rule: Rule, title: String, detail: String, evidence: serde_json::Value| NewAlert {
+                rule: rule.as_str().into(),
+                subject: format!("gateway:{g}"),
+                station_code: st.map(|st| st.code.clone()),
+                device_code: None,
+                gateway_code: Some(g.to_owned()),
+                area_code: st
+                    .map(|st| st.area_code.clone())
+                    .or_else(|| area.get(g).copied().flatten().cloned()),
+                om_body: st.and_then(|st| st.om_body.clone()),
+                severity: rule.severity().as_str().into(),
+                title,
+                detail,
+                evidence,
+            };
         let received = s.received_at.0;
         let fresh = rules::status_fresh(received, now, &c.gateway_silent);
         let silent_for = (now - received).num_minutes();

@@ -314,8 +314,7 @@ pub fn gateway_backlog(
     let age = oldest_unsent.map(|t| now - t);
     if depth > c.max_depth || age.is_some_and(|a| a > minutes(c.oldest_minutes)) {
         Verdict::Raise
-    } else if depth <= c.clear_depth && age.is_none_or(|a| a < minutes(c.clear_oldest_minutes))
-    {
+    } else if depth <= c.clear_depth && age.is_none_or(|a| a < minutes(c.clear_oldest_minutes)) {
         Verdict::Clear
     } else {
         Verdict::Hold
@@ -604,7 +603,11 @@ mod tests {
         assert_eq!(b(50, Some(-31), true), Verdict::Raise, "old oldest");
         assert_eq!(b(10_001, Some(-1), true), Verdict::Raise, "deep outbox");
         assert_eq!(b(10_000, Some(-30), true), Verdict::Hold, "at both bounds");
-        assert_eq!(b(2_000, Some(-1), true), Verdict::Hold, "between the depths");
+        assert_eq!(
+            b(2_000, Some(-1), true),
+            Verdict::Hold,
+            "between the depths"
+        );
         assert_eq!(b(500, Some(-10), true), Verdict::Hold, "between the ages");
         assert_eq!(b(500, Some(-4), true), Verdict::Clear);
         assert_eq!(b(0, None, true), Verdict::Clear, "empty outbox");
