@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use common::{TestApp, TestDb, eventually, example_dir, example_secret};
+use common::{TestApp, TestDb, eventually, example_dir, example_secret, mqtt_publish};
 use pvledger::alerts::evaluator::Evaluator;
 use pvledger::alerts::model::AlertRow;
 use pvledger::config::Config;
@@ -306,6 +306,179 @@ async fn a_flood_of_refused_payloads_from_one_gateway_raises_one_alert(db: TestD
         "{:?}",
         a.resolved
     );
+}
+
+/// A gateway status message as `pvledger gateway` publishes it (docs/GATEWAY.md).
+fn gateway_status(
+    gw: &str,
+    depth: u64,
+    oldest: Option<DateTime<Utc>>,
+    thinned: u64,
+    skew_ms: i64,
+) -> Vec<u8> {
+    let now = Utc::now();
+    json!({"gateway": gw, "version": "0.1.0", "sent_at": now, "started_at": now - Duration::hours(3),
+        "outbox": {"depth": depth, "max_readings": 20000, "oldest_unsent": oldest,
+                   "appended_total": 30000, "thinned_raw_total": thinned, "thinned_hourly_total": 0,
+                   "last_thinned_at": (thinned > 0).then_some(now)},
+        "clock_skew_ms": skew_ms, "clock_checked_at": now, "devices": {},
+        "acked_readings": 10000, "reconnects": 1})
+    .to_string()
+    .into_bytes()
+}
+
+async fn a_gateway_whose_backlog_grows_or_goes_silent_raises_alerts_that_clear(db: TestDb) {
+    let prefix = common::unique("pvtest-gwalert");
+    let p = prefix.clone();
+    let (app, ledger, config) = loaded(&db, move |c| {
+        c.mqtt.url = "mqtt://127.0.0.1:1883".into();
+        c.mqtt.client_id = common::unique("pvledger-test");
+        c.mqtt.topic_prefix = p;
+        c.alerts.silent.minutes = 1_000_000;
+        c.alerts.gateway_silent.minutes = 60;
+        c.alerts.gateway_backlog.clear_minutes = 2;
+        c.alerts.gateway_thinning.window_minutes = 5;
+    })
+    .await;
+    eventually(10, "the MQTT subscription", || async {
+        let (_, ready) = app.get("/readyz").await;
+        (ready["mqtt"] == "subscribed").then_some(())
+    })
+    .await;
+    let gw = "GW-149901201201";
+    let station = ledger
+        .devices
+        .iter()
+        .find(|d| d.gateway_code.as_deref() == Some(gw))
+        .map(|d| d.station_code.clone())
+        .unwrap();
+    let om_body = ledger
+        .stations
+        .iter()
+        .find(|s| s.code == station)
+        .and_then(|s| s.om_body.clone());
+    let status_stored = |depth: i64| {
+        let app = &app;
+        async move {
+            eventually(10, "the gateway status over MQTT", || async {
+                let (_, v) = app.get(&format!("/api/v1/gateways/{gw}")).await;
+                (v["status"]["outbox_depth"].as_i64() == Some(depth)).then_some(())
+            })
+            .await
+        }
+    };
+    let topic = format!("{prefix}/{gw}/status");
+
+    // Two hours of backlog, 3 readings already thinned, the clock 3 minutes fast.
+    let t0 = Utc::now();
+    mqtt_publish(
+        &topic,
+        &gateway_status(gw, 12_345, Some(t0 - Duration::hours(2)), 3, 180_000),
+    )
+    .await;
+    status_stored(12_345).await;
+    let rules_of = |rows: &[AlertRow]| {
+        let mut r: Vec<String> = rows.iter().map(|a| a.rule.clone()).collect();
+        r.sort();
+        r
+    };
+    let gw_rules = |rows: &[AlertRow]| {
+        let r: Vec<AlertRow> = rows
+            .iter()
+            .filter(|a| a.rule.starts_with("gateway_") || a.rule == "clock_skew")
+            .cloned()
+            .collect();
+        rules_of(&r)
+    };
+    let mut evaluator = Evaluator::new(&config);
+    let a = evaluator.cycle(&db.store, t0).await.unwrap();
+    assert_eq!(
+        gw_rules(&a.opened),
+        ["gateway_thinning"],
+        "thinning opens at once"
+    );
+    let thinning = &a
+        .opened
+        .iter()
+        .find(|r| r.rule == "gateway_thinning")
+        .unwrap();
+    assert_eq!(thinning.severity, "critical");
+    assert_eq!(thinning.subject, format!("gateway:{gw}"));
+    assert_eq!(thinning.gateway_code.as_deref(), Some(gw));
+    assert_eq!(thinning.station_code.as_deref(), Some(station.as_str()));
+    assert_eq!(thinning.om_body, om_body);
+    assert!(thinning.title.contains("已抽稀 3 条"), "{}", thinning.title);
+
+    // Backlog and skew must hold for their 10 minutes; the thinning window (5 min) passes.
+    let a = evaluator
+        .cycle(&db.store, t0 + Duration::minutes(9))
+        .await
+        .unwrap();
+    assert!(gw_rules(&a.opened).is_empty(), "{:?}", a.opened);
+    assert_eq!(gw_rules(&a.resolved), ["gateway_thinning"]);
+    let a = evaluator
+        .cycle(&db.store, t0 + Duration::minutes(10))
+        .await
+        .unwrap();
+    assert_eq!(gw_rules(&a.opened), ["clock_skew", "gateway_backlog"]);
+    let backlog = a
+        .opened
+        .iter()
+        .find(|r| r.rule == "gateway_backlog")
+        .unwrap();
+    assert_eq!(backlog.severity, "major");
+    assert_eq!(backlog.om_body, om_body);
+    assert!(backlog.title.contains("待发 12345 条"), "{}", backlog.title);
+
+    // A fresh status with an empty outbox and a synchronised clock.
+    mqtt_publish(&topic, &gateway_status(gw, 0, None, 3, 120)).await;
+    status_stored(0).await;
+    let a = evaluator
+        .cycle(&db.store, t0 + Duration::minutes(11))
+        .await
+        .unwrap();
+    assert!(
+        gw_rules(&a.opened).is_empty(),
+        "unchanged thinned total: {:?}",
+        a.opened
+    );
+    assert_eq!(gw_rules(&a.resolved), ["clock_skew"], "skew clears at once");
+    let a = evaluator
+        .cycle(&db.store, t0 + Duration::minutes(13))
+        .await
+        .unwrap();
+    assert_eq!(
+        gw_rules(&a.resolved),
+        ["gateway_backlog"],
+        "after its 2 minutes"
+    );
+
+    // An hour without status: this gateway is silent, and only it: the others never sent one.
+    let a = evaluator
+        .cycle(&db.store, t0 + Duration::minutes(75))
+        .await
+        .unwrap();
+    assert_eq!(gw_rules(&a.opened), ["gateway_silent"]);
+    assert_eq!(a.opened[0].subject, format!("gateway:{gw}"));
+    let all: Vec<AlertRow> = all_alerts(&db).await;
+    assert_eq!(
+        gw_rules(&all),
+        [
+            "clock_skew",
+            "gateway_backlog",
+            "gateway_silent",
+            "gateway_thinning"
+        ]
+    );
+    for a in all.iter().filter(|a| {
+        ["gateway_backlog", "gateway_thinning", "clock_skew"].contains(&a.rule.as_str())
+    }) {
+        assert_eq!(
+            (a.status.as_str(), a.resolved_by.as_deref()),
+            ("resolved", Some("system:alerts")),
+            "{a:?}"
+        );
+    }
 }
 
 /// What the local receivers got: (path with query, JSON body) and raw SMTP DATA.
@@ -636,5 +809,6 @@ both_backends!(
     simulated_faults_open_the_right_alerts_in_time_and_clear_when_repaired,
     lost_strings_and_counter_glitches_are_found_in_the_rollups_and_cleared,
     a_flood_of_refused_payloads_from_one_gateway_raises_one_alert,
+    a_gateway_whose_backlog_grows_or_goes_silent_raises_alerts_that_clear,
     the_service_raises_notifies_and_technicians_close_items_with_a_note,
 );

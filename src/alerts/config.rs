@@ -19,6 +19,10 @@ pub struct AlertsConfig {
     pub counter: CounterConfig,
     pub rejections: RejectionsConfig,
     pub storm: StormConfig,
+    pub gateway_silent: GatewaySilentConfig,
+    pub gateway_backlog: GatewayBacklogConfig,
+    pub gateway_thinning: GatewayThinningConfig,
+    pub clock_skew: ClockSkewConfig,
     pub notify: NotifyConfig,
 }
 
@@ -75,6 +79,43 @@ pub struct RejectionsConfig {
 pub struct StormConfig {
     pub min_stations: usize,
     pub fraction: f64,
+    pub clear_minutes: u64,
+}
+
+/// An edge gateway's status messages stopped (only gateways that ever sent one).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySilentConfig {
+    pub minutes: u64,
+    pub clear_minutes: u64,
+}
+
+/// Readings piling up in an edge gateway's outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayBacklogConfig {
+    pub oldest_minutes: u64,
+    pub max_depth: i64,
+    pub raise_minutes: u64,
+    pub clear_oldest_minutes: u64,
+    pub clear_depth: i64,
+    pub clear_minutes: u64,
+}
+
+/// Readings dropped (thinned) from a full outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayThinningConfig {
+    pub window_minutes: u64,
+}
+
+/// An edge gateway's clock drifting from the service's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSkewConfig {
+    pub max_s: u64,
+    pub raise_minutes: u64,
+    pub clear_s: u64,
     pub clear_minutes: u64,
 }
 
@@ -200,6 +241,54 @@ impl AlertsConfig {
         }
         if !share(self.storm.fraction) {
             return bad("storm.fraction", "must be above 0 and at most 1");
+        }
+        if self.gateway_silent.minutes == 0 {
+            return bad("gateway_silent.minutes", "must be at least 1 minute");
+        }
+        if self.gateway_silent.clear_minutes == 0
+            || self.gateway_silent.clear_minutes > self.gateway_silent.minutes
+        {
+            return bad(
+                "gateway_silent.clear_minutes",
+                "must be at least 1 and at most gateway_silent.minutes",
+            );
+        }
+        let b = &self.gateway_backlog;
+        if b.oldest_minutes == 0 {
+            return bad(
+                "gateway_backlog.oldest_minutes",
+                "must be at least 1 minute",
+            );
+        }
+        if b.max_depth < 1 {
+            return bad("gateway_backlog.max_depth", "must be at least 1");
+        }
+        if b.clear_oldest_minutes >= b.oldest_minutes {
+            return bad(
+                "gateway_backlog.clear_oldest_minutes",
+                "must be below gateway_backlog.oldest_minutes (else alerts flap)",
+            );
+        }
+        if b.clear_depth < 0 || b.clear_depth >= b.max_depth {
+            return bad(
+                "gateway_backlog.clear_depth",
+                "must be at least 0 and below gateway_backlog.max_depth (else alerts flap)",
+            );
+        }
+        if self.gateway_thinning.window_minutes == 0 {
+            return bad(
+                "gateway_thinning.window_minutes",
+                "must be at least 1 minute",
+            );
+        }
+        if self.clock_skew.max_s == 0 {
+            return bad("clock_skew.max_s", "must be at least 1 second");
+        }
+        if self.clock_skew.clear_s >= self.clock_skew.max_s {
+            return bad(
+                "clock_skew.clear_s",
+                "must be below clock_skew.max_s (else alerts flap)",
+            );
         }
         for (key, v) in [
             ("notify.max_attempts", self.notify.max_attempts as usize),

@@ -14,6 +14,7 @@ use super::rules::{self, Rule, Verdict};
 use super::tracker::{Key, Tracker, Transition};
 use crate::ledger::model::{AreaLevel, Device, DeviceKind, Ledger, Station};
 use crate::solar::position::{Site, is_daylight};
+use crate::store::GatewayStatusRow;
 use crate::store::telemetry::ReadingRow;
 
 /// What one cycle reads from the store.
@@ -29,6 +30,8 @@ pub struct Snapshot {
     pub bad_intervals: HashMap<i64, i64>,
     /// Refused input per gateway within the rejection window.
     pub rejected: HashMap<String, i64>,
+    /// The latest status of every edge gateway that ever sent one.
+    pub gateway_status: Vec<GatewayStatusRow>,
     /// Alerts not yet resolved.
     pub open: Vec<AlertRow>,
 }
@@ -407,6 +410,7 @@ pub fn decide(
 
     under_producing(snap, today, c, &places, &mut e);
     rejection_floods(snap, c, &mut e);
+    gateway_health(snap, now, c, &mut e);
     e.finish()
 }
 
@@ -535,6 +539,141 @@ fn rejection_floods(snap: &Snapshot, c: &AlertsConfig, e: &mut Emitter) {
                 if known { "" } else { "（该网关不在台账中）" }
             ),
             evidence: json!({"refused": n, "window_minutes": c.rejections.window_minutes, "in_ledger": known}),
+        });
+    }
+}
+
+/// The station a gateway is assigned by: the one with most of its devices (a gateway
+/// serves one station in practice; the ledger links gateways to devices, not stations).
+fn gateway_stations(ledger: &Ledger) -> HashMap<&str, &Station> {
+    let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
+    for d in &ledger.devices {
+        if let Some(g) = d.gateway_code.as_deref() {
+            *counts.entry((g, d.station_code.as_str())).or_default() += 1;
+        }
+    }
+    let mut best: HashMap<&str, (usize, &str)> = HashMap::new();
+    for ((g, st), n) in counts {
+        let e = best.entry(g).or_insert((n, st));
+        if n > e.0 || (n == e.0 && st < e.1) {
+            *e = (n, st);
+        }
+    }
+    let stations: HashMap<&str, &Station> = ledger
+        .stations
+        .iter()
+        .map(|s| (s.code.as_str(), s))
+        .collect();
+    best.into_iter()
+        .filter_map(|(g, (_, st))| Some((g, *stations.get(st)?)))
+        .collect()
+}
+
+/// Health of the edge gateways from their own status messages: silence, backlog, thinning
+/// and clock skew. Only gateways with a stored status are looked at, so vendor data loggers
+/// that never send one raise nothing here.
+fn gateway_health(snap: &Snapshot, now: DateTime<Utc>, c: &AlertsConfig, e: &mut Emitter) {
+    let station_of = gateway_stations(&snap.ledger);
+    let area: HashMap<&str, Option<&String>> = snap
+        .ledger
+        .gateways
+        .iter()
+        .map(|g| (g.code.as_str(), g.area_code.as_ref()))
+        .collect();
+    for s in &snap.gateway_status {
+        let g = s.gateway_code.as_str();
+        let st = station_of.get(g).copied();
+        let at = |t: Option<crate::store::Ts>| t.map_or("无".into(), |t| t.0.to_rfc3339());
+        let place = st.map_or(String::new(), |st| format!("（{}）", st.name));
+        let alert =
+            |rule: Rule, title: String, detail: String, evidence: serde_json::Value| NewAlert {
+                rule: rule.as_str().into(),
+                subject: format!("gateway:{g}"),
+                station_code: st.map(|st| st.code.clone()),
+                device_code: None,
+                gateway_code: Some(g.to_owned()),
+                area_code: st
+                    .map(|st| st.area_code.clone())
+                    .or_else(|| area.get(g).copied().flatten().cloned()),
+                om_body: st.and_then(|st| st.om_body.clone()),
+                severity: rule.severity().as_str().into(),
+                title,
+                detail,
+                evidence,
+            };
+        let received = s.received_at.0;
+        let fresh = rules::status_fresh(received, now, &c.gateway_silent);
+        let silent_for = (now - received).num_minutes();
+
+        let key = (Rule::GatewaySilent, format!("gateway:{g}"));
+        let verdict = rules::gateway_silent(Some(received), now, &c.gateway_silent);
+        e.observe(key, verdict, Duration::zero(), Duration::zero(), || {
+            alert(
+                Rule::GatewaySilent,
+                format!("网关离线：{g}{place} {silent_for} 分钟无状态上报"),
+                format!(
+                    "边缘网关超过 {} 分钟未上报状态（最后状态：{}），其下设备的数据也可能未送达。请检查网关供电、4G/网络与 MQTT 连接。\
+                     (Edge gateway sent no status for {silent_for} min.)",
+                    c.gateway_silent.minutes,
+                    received.to_rfc3339()
+                ),
+                json!({"last_status": s.received_at, "silent_minutes": silent_for, "minutes": c.gateway_silent.minutes}),
+            )
+        });
+
+        let b = &c.gateway_backlog;
+        let oldest = s.oldest_unsent.map(|t| t.0);
+        let backlog_min = oldest.map(|t| (now - t).num_minutes());
+        let key = (Rule::GatewayBacklog, format!("gateway:{g}"));
+        let verdict = rules::gateway_backlog(s.outbox_depth, oldest, fresh, now, b);
+        e.observe(key, verdict, minutes(b.raise_minutes), minutes(b.clear_minutes), || {
+            alert(
+                Rule::GatewayBacklog,
+                format!("网关数据积压：{g}{place} 待发 {} 条，最早 {} 分钟前", s.outbox_depth, backlog_min.unwrap_or(0)),
+                format!(
+                    "边缘网关本地缓存有 {} 条读数未送达中心（最早一条：{}；上限：{} 条或 {} 分钟）。请检查网关上行链路与带宽；\
+                     积压持续增长将导致缓存满后抽稀丢数。(Readings pile up in the gateway's outbox.)",
+                    s.outbox_depth,
+                    at(s.oldest_unsent),
+                    b.max_depth,
+                    b.oldest_minutes
+                ),
+                json!({"outbox_depth": s.outbox_depth, "oldest_unsent": s.oldest_unsent, "backlog_minutes": backlog_min, "status_at": s.received_at}),
+            )
+        });
+
+        let key = (Rule::GatewayThinning, format!("gateway:{g}"));
+        let thinned_at = s.thinned_at.map(|t| t.0);
+        let verdict = rules::gateway_thinning(thinned_at, fresh, now, &c.gateway_thinning);
+        e.observe(key, verdict, Duration::zero(), Duration::zero(), || {
+            alert(
+                Rule::GatewayThinning,
+                format!("网关缓存溢出丢数：{g}{place} 已抽稀 {} 条读数", s.thinned_total),
+                format!(
+                    "边缘网关本地缓存已满，最旧的读数被抽稀删除（累计 {} 条，最近一次于 {}），这些数据无法补传。\
+                     请尽快恢复上行链路，并核对受影响时段的发电量。(The gateway's outbox was full: readings were dropped for good.)",
+                    s.thinned_total,
+                    at(s.thinned_at)
+                ),
+                json!({"thinned_total": s.thinned_total, "thinned_at": s.thinned_at, "outbox_depth": s.outbox_depth}),
+            )
+        });
+
+        let k = &c.clock_skew;
+        let key = (Rule::ClockSkew, format!("gateway:{g}"));
+        let verdict = rules::clock_skew(s.clock_skew_ms, fresh, k);
+        e.observe(key, verdict, minutes(k.raise_minutes), minutes(k.clear_minutes), || {
+            let skew_s = s.clock_skew_ms.unwrap_or(0) as f64 / 1000.0;
+            alert(
+                Rule::ClockSkew,
+                format!("网关时钟偏差：{g}{place} {skew_s:+.0} 秒"),
+                format!(
+                    "边缘网关时钟与中心相差 {skew_s:+.1} 秒（允许 {} 秒），读数时间戳随之偏移；超前 10 分钟以上的读数将被拒收。\
+                     请检查网关 NTP 时间同步。(The gateway's clock is off by {skew_s:+.1} s.)",
+                    k.max_s
+                ),
+                json!({"clock_skew_ms": s.clock_skew_ms, "max_s": k.max_s, "status_at": s.received_at}),
+            )
         });
     }
 }

@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::config::{
-    CounterConfig, FaultConfig, RejectionsConfig, SilentConfig, StormConfig, UnderProducingConfig,
+    ClockSkewConfig, CounterConfig, FaultConfig, GatewayBacklogConfig, GatewaySilentConfig,
+    GatewayThinningConfig, RejectionsConfig, SilentConfig, StormConfig, UnderProducingConfig,
     ZeroOutputConfig,
 };
 
@@ -33,6 +34,10 @@ pub enum Rule {
     CounterAnomaly,
     RejectionFlood,
     GridOutage,
+    GatewaySilent,
+    GatewayBacklog,
+    GatewayThinning,
+    ClockSkew,
 }
 
 /// How urgent an alert is.
@@ -63,7 +68,7 @@ impl Severity {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 7] = [
+    pub const ALL: [Rule; 11] = [
         Rule::Silent,
         Rule::InverterFault,
         Rule::ZeroOutput,
@@ -71,6 +76,10 @@ impl Rule {
         Rule::CounterAnomaly,
         Rule::RejectionFlood,
         Rule::GridOutage,
+        Rule::GatewaySilent,
+        Rule::GatewayBacklog,
+        Rule::GatewayThinning,
+        Rule::ClockSkew,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +91,10 @@ impl Rule {
             Rule::CounterAnomaly => "counter_anomaly",
             Rule::RejectionFlood => "rejection_flood",
             Rule::GridOutage => "grid_outage",
+            Rule::GatewaySilent => "gateway_silent",
+            Rule::GatewayBacklog => "gateway_backlog",
+            Rule::GatewayThinning => "gateway_thinning",
+            Rule::ClockSkew => "clock_skew",
         }
     }
 
@@ -99,14 +112,24 @@ impl Rule {
             Rule::CounterAnomaly => "电量计数异常",
             Rule::RejectionFlood => "网关数据大量被拒",
             Rule::GridOutage => "疑似电网停电",
+            Rule::GatewaySilent => "网关离线",
+            Rule::GatewayBacklog => "网关数据积压",
+            Rule::GatewayThinning => "网关缓存溢出丢数",
+            Rule::ClockSkew => "网关时钟偏差",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            Rule::InverterFault | Rule::GridOutage => Severity::Critical,
-            Rule::Silent | Rule::ZeroOutput => Severity::Major,
-            Rule::UnderProducing | Rule::CounterAnomaly | Rule::RejectionFlood => Severity::Minor,
+            // Thinned readings are gone for good (they cannot be settled): the highest.
+            Rule::InverterFault | Rule::GridOutage | Rule::GatewayThinning => Severity::Critical,
+            Rule::Silent | Rule::ZeroOutput | Rule::GatewaySilent | Rule::GatewayBacklog => {
+                Severity::Major
+            }
+            Rule::UnderProducing
+            | Rule::CounterAnomaly
+            | Rule::RejectionFlood
+            | Rule::ClockSkew => Severity::Minor,
         }
     }
 }
@@ -240,6 +263,91 @@ pub fn grid_outage(dark: usize, total: usize, c: &StormConfig) -> Verdict {
     if dark >= c.min_stations && share >= c.fraction {
         Verdict::Raise
     } else if dark < c.min_stations.div_ceil(2) || share < c.fraction / 2.0 {
+        Verdict::Clear
+    } else {
+        Verdict::Hold
+    }
+}
+
+/// Is a gateway's stored status recent enough to speak for the gateway now? Older than the
+/// gateway silence span it proves nothing: silence is then the gateway-silent rule's.
+pub fn status_fresh(received: DateTime<Utc>, now: DateTime<Utc>, c: &GatewaySilentConfig) -> bool {
+    now - received < minutes(c.minutes)
+}
+
+/// Gateway silent: no status message for `minutes`; cleared by one newer than
+/// `clear_minutes`. A gateway that never sent a status (a vendor data logger speaking only
+/// MQTT telemetry) is Hold: it has no status to miss. Unlike device silence this holds
+/// day and night, since a gateway reports its status around the clock.
+pub fn gateway_silent(
+    last_status: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    c: &GatewaySilentConfig,
+) -> Verdict {
+    let Some(last) = last_status else {
+        return Verdict::Hold;
+    };
+    let age = now - last;
+    if age <= minutes(c.clear_minutes) {
+        Verdict::Clear
+    } else if age >= minutes(c.minutes) {
+        Verdict::Raise
+    } else {
+        Verdict::Hold
+    }
+}
+
+/// Gateway backlog from its latest status: raise when the oldest unsent reading is older
+/// than `oldest_minutes` or more than `max_depth` readings wait; clear when the oldest is
+/// younger than `clear_oldest_minutes` (or none) and at most `clear_depth` wait. A stale
+/// status is Hold.
+pub fn gateway_backlog(
+    depth: i64,
+    oldest_unsent: Option<DateTime<Utc>>,
+    fresh: bool,
+    now: DateTime<Utc>,
+    c: &GatewayBacklogConfig,
+) -> Verdict {
+    if !fresh {
+        return Verdict::Hold;
+    }
+    let age = oldest_unsent.map(|t| now - t);
+    if depth > c.max_depth || age.is_some_and(|a| a > minutes(c.oldest_minutes)) {
+        Verdict::Raise
+    } else if depth <= c.clear_depth && age.is_none_or(|a| a < minutes(c.clear_oldest_minutes)) {
+        Verdict::Clear
+    } else {
+        Verdict::Hold
+    }
+}
+
+/// Gateway thinning: its thinned total grew (at `thinned_at`, service clock) within the
+/// window. A drop is a fact even if the status has gone stale since, so it raises either
+/// way; the clear (no drop within the window) needs a fresh status to vouch for it.
+pub fn gateway_thinning(
+    thinned_at: Option<DateTime<Utc>>,
+    fresh: bool,
+    now: DateTime<Utc>,
+    c: &GatewayThinningConfig,
+) -> Verdict {
+    if thinned_at.is_some_and(|t| now - t <= minutes(c.window_minutes)) {
+        Verdict::Raise
+    } else if fresh {
+        Verdict::Clear
+    } else {
+        Verdict::Hold
+    }
+}
+
+/// Gateway clock skew (gateway minus service, ms) from its latest status: raise beyond
+/// `max_s` either way, clear within `clear_s`. Not checked, or a stale status: Hold.
+pub fn clock_skew(skew_ms: Option<i64>, fresh: bool, c: &ClockSkewConfig) -> Verdict {
+    let Some(skew) = skew_ms.filter(|_| fresh).map(i64::unsigned_abs) else {
+        return Verdict::Hold;
+    };
+    if skew > c.max_s.saturating_mul(1000) {
+        Verdict::Raise
+    } else if skew <= c.clear_s.saturating_mul(1000) {
         Verdict::Clear
     } else {
         Verdict::Hold
@@ -446,6 +554,103 @@ mod tests {
         );
         assert_eq!(grid_outage(1, 10, &c), Verdict::Clear);
         assert_eq!(grid_outage(0, 0, &c), Verdict::Hold);
+    }
+
+    fn gw_silent_cfg() -> GatewaySilentConfig {
+        GatewaySilentConfig {
+            minutes: 15,
+            clear_minutes: 3,
+        }
+    }
+
+    #[test]
+    fn a_gateway_is_silent_only_if_it_ever_reported_and_day_or_night() {
+        let c = gw_silent_cfg();
+        assert_eq!(gateway_silent(Some(at(-16)), at(0), &c), Verdict::Raise);
+        assert_eq!(gateway_silent(Some(at(-15)), at(0), &c), Verdict::Raise);
+        assert_eq!(
+            gateway_silent(Some(at(-10)), at(0), &c),
+            Verdict::Hold,
+            "between the thresholds"
+        );
+        assert_eq!(gateway_silent(Some(at(-2)), at(0), &c), Verdict::Clear);
+        assert_eq!(
+            gateway_silent(None, at(0), &c),
+            Verdict::Hold,
+            "a data logger without status messages never alerts"
+        );
+        assert!(status_fresh(at(-14), at(0), &c));
+        assert!(!status_fresh(at(-15), at(0), &c));
+    }
+
+    fn backlog_cfg() -> GatewayBacklogConfig {
+        GatewayBacklogConfig {
+            oldest_minutes: 30,
+            max_depth: 10_000,
+            raise_minutes: 10,
+            clear_oldest_minutes: 5,
+            clear_depth: 1_000,
+            clear_minutes: 5,
+        }
+    }
+
+    #[test]
+    fn a_backlog_raises_on_age_or_depth_and_clears_only_when_nearly_empty() {
+        let c = backlog_cfg();
+        let b = |depth, oldest: Option<i64>, fresh| {
+            gateway_backlog(depth, oldest.map(at), fresh, at(0), &c)
+        };
+        assert_eq!(b(50, Some(-31), true), Verdict::Raise, "old oldest");
+        assert_eq!(b(10_001, Some(-1), true), Verdict::Raise, "deep outbox");
+        assert_eq!(b(10_000, Some(-30), true), Verdict::Hold, "at both bounds");
+        assert_eq!(
+            b(2_000, Some(-1), true),
+            Verdict::Hold,
+            "between the depths"
+        );
+        assert_eq!(b(500, Some(-10), true), Verdict::Hold, "between the ages");
+        assert_eq!(b(500, Some(-4), true), Verdict::Clear);
+        assert_eq!(b(0, None, true), Verdict::Clear, "empty outbox");
+        assert_eq!(b(50_000, Some(-600), false), Verdict::Hold, "stale status");
+    }
+
+    #[test]
+    fn thinning_raises_at_once_within_its_window_and_clears_after_it_on_a_fresh_status() {
+        let c = GatewayThinningConfig { window_minutes: 60 };
+        assert_eq!(
+            gateway_thinning(Some(at(-1)), true, at(0), &c),
+            Verdict::Raise
+        );
+        assert_eq!(
+            gateway_thinning(Some(at(-59)), false, at(0), &c),
+            Verdict::Raise,
+            "a drop is a fact even when the status went stale"
+        );
+        assert_eq!(
+            gateway_thinning(Some(at(-61)), true, at(0), &c),
+            Verdict::Clear
+        );
+        assert_eq!(gateway_thinning(None, true, at(0), &c), Verdict::Clear);
+        assert_eq!(
+            gateway_thinning(Some(at(-61)), false, at(0), &c),
+            Verdict::Hold
+        );
+    }
+
+    #[test]
+    fn clock_skew_either_way_raises_beyond_its_bound_and_clears_within_its_own() {
+        let c = ClockSkewConfig {
+            max_s: 60,
+            raise_minutes: 10,
+            clear_s: 30,
+            clear_minutes: 0,
+        };
+        assert_eq!(clock_skew(Some(60_001), true, &c), Verdict::Raise);
+        assert_eq!(clock_skew(Some(-90_000), true, &c), Verdict::Raise);
+        assert_eq!(clock_skew(Some(45_000), true, &c), Verdict::Hold);
+        assert_eq!(clock_skew(Some(-30_000), true, &c), Verdict::Clear);
+        assert_eq!(clock_skew(None, true, &c), Verdict::Hold, "not checked");
+        assert_eq!(clock_skew(Some(900_000), false, &c), Verdict::Hold, "stale");
     }
 
     #[test]

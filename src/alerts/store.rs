@@ -32,7 +32,7 @@ pub enum HandleError {
     Store(#[from] sqlx::Error),
 }
 
-/// Everything one cycle reads: the ledger and five aggregate queries.
+/// Everything one cycle reads: the ledger and six aggregate queries.
 pub async fn snapshot(
     store: &Store,
     c: &AlertsConfig,
@@ -58,6 +58,7 @@ pub async fn snapshot(
     }
     let window = Duration::minutes(i64::try_from(c.rejections.window_minutes).unwrap_or(15));
     let rejected = dispatch!(store, alerts::rejections_by_gateway(Ts(now - window)))?;
+    let gateway_status = dispatch!(store, gateway::all_statuses())?;
     let open = dispatch!(store, alerts::unresolved())?;
     Ok(Snapshot {
         ledger,
@@ -65,6 +66,7 @@ pub async fn snapshot(
         daily,
         bad_intervals: bad,
         rejected: rejected.into_iter().collect::<HashMap<_, _>>(),
+        gateway_status,
         open,
     })
 }

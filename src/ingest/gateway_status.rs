@@ -63,6 +63,7 @@ pub fn parse(
         clock_skew_ms: status.clock_skew_ms,
         poll_failures: as_i64(status.poll_failures()),
         message: String::from_utf8_lossy(bytes).into_owned(),
+        thinned_at: None,
     })
 }
 

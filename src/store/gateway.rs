@@ -15,4 +15,6 @@ pub struct GatewayStatusRow {
     pub clock_skew_ms: Option<i64>,
     pub poll_failures: i64,
     pub message: String,
+    /// When thinned_total last grew, on the service's clock (set by the store, not parsed).
+    pub thinned_at: Option<Ts>,
 }
