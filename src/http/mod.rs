@@ -124,6 +124,16 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ),
         api("GET", "/api/v1/audit", get(settlement::audit)),
         api("GET", "/api/v1/assessments", get(assessment::assessments)),
+        api(
+            "GET",
+            "/api/v1/assessments/export.xlsx",
+            get(assessment::workbook),
+        ),
+        api(
+            "GET",
+            "/api/v1/assessments/report.pdf",
+            get(assessment::report_pdf),
+        ),
     ]
 }
 
