@@ -69,11 +69,13 @@ impl Store {
             Store::Sqlite(pool) => {
                 for chunk in device_ids.chunks(IDS_PER_QUERY) {
                     // printf('%!.17g') keeps every bit of a REAL (the default cast to text
-                    // may round to 15 digits); an unknown irradiation is an empty field.
+                    // may round to 15 digits); an unknown irradiation is an empty field (printf
+                    // turns NULL into 0.0, hence the CASE).
                     let mut q = sqlx::QueryBuilder::new(
                         "SELECT device_id, group_concat(day || ' ' || printf('%!.17g', energy_kwh)
                                 || ' ' || samples || ' '
-                                || ifnull(printf('%!.17g', irradiation_kwh_m2), '')
+                                || CASE WHEN irradiation_kwh_m2 IS NULL THEN ''
+                                   ELSE printf('%!.17g', irradiation_kwh_m2) END
                                 || ' ' || data_hours || ' ' || producing_hours, ';')
                          FROM energy_daily WHERE day >= ",
                     );
