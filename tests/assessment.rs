@@ -288,6 +288,11 @@ async fn the_command_prints_the_ranking_and_refuses_a_reversed_period(db: TestDb
         "{tripped}"
     );
     assert!(dir.join("assessment.xlsx").exists());
+    let pdf = dir.join("assessment_149901_2026-05-01_2026-05-10.pdf");
+    assert!(
+        std::fs::read(&pdf).unwrap().starts_with(b"%PDF"),
+        "{stdout}"
+    );
 
     let (code, _, stderr) = pvledger(
         &db,
@@ -300,7 +305,189 @@ async fn the_command_prints_the_ranking_and_refuses_a_reversed_period(db: TestDb
     );
 }
 
+/// Text of a PDF as pdftotext extracts it (layout kept, so a row stays on one line).
+fn pdf_text(bytes: &[u8], dir: &std::path::Path) -> String {
+    let path = dir.join("report.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed by scripts/test");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn download(app: &TestApp, path: &str) -> (u16, String, Vec<u8>) {
+    let r = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, kind, r.bytes().await.unwrap().to_vec())
+}
+
+async fn the_pdf_report_and_the_workbook_show_stations_grades_and_reasons(db: TestDb) {
+    // Arrange
+    simulate(&db).await;
+    let app =
+        TestApp::spawn_with(&db, |c| c.ingest.expected_interval_s = 60 * STEP_MIN as u64).await;
+    let query = "?from=2026-05-01&to=2026-05-10&county=149901";
+    let (_, json) = app.get(&format!("/api/v1/assessments{query}")).await;
+    let stations = json["stations"].as_array().unwrap();
+
+    // Act
+    let (status, kind, pdf) =
+        download(&app, &format!("/api/v1/assessments/report.pdf{query}")).await;
+    let (xstatus, xkind, xlsx) =
+        download(&app, &format!("/api/v1/assessments/export.xlsx{query}")).await;
+
+    // Assert: the PDF names every station with its grade, and every flag's Chinese reason.
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pdf));
+    assert_eq!(kind, "application/pdf");
+    let text = pdf_text(&pdf, db.dir());
+    assert!(text.contains("成效评估报告"), "{text}");
+    assert!(text.contains("2026-05-01 至 2026-05-10"), "{text}");
+    assert!(text.contains("电站数"), "{text}");
+    for s in stations {
+        let code = s["code"].as_str().unwrap();
+        let row = text
+            .lines()
+            .find(|l| l.contains(code) && l.contains(s["grade_zh"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("{code} with its grade: {text}"));
+        // A long name wraps inside its cell: its first characters are on the row.
+        let name: String = s["name"].as_str().unwrap().chars().take(4).collect();
+        assert!(row.contains(&name), "{code}: {name}: {row}");
+        for f in s["flags"].as_array().unwrap() {
+            // Long reasons wrap inside their cell: their first words are on a line.
+            let reason: String = f["reason_zh"].as_str().unwrap().chars().take(8).collect();
+            assert!(text.contains(&reason), "{code}: {reason}: {text}");
+        }
+    }
+    // The lost strings' station has its inverter comparison, with the weak inverter.
+    assert!(text.contains("逆变器对比"), "{text}");
+    assert!(text.contains("INV-PV149901102203-01-3"), "{text}");
+
+    // The workbook: the ranking's rows are the API's, in order, under two-line headers.
+    assert_eq!(xstatus, 200);
+    assert!(xkind.contains("spreadsheetml"), "{xkind}");
+    use calamine::{Data, Reader, Xlsx};
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let ranking = book.worksheet_range("排名").unwrap();
+    let codes: Vec<String> = ranking
+        .rows()
+        .filter_map(|r| match &r[1] {
+            Data::String(c) if c.starts_with("PV") => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<&str> = stations
+        .iter()
+        .map(|s| s["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, want);
+    let flagged = book.worksheet_range("问题电站").unwrap();
+    let reasons: Vec<String> = flagged
+        .rows()
+        .filter_map(|r| match &r[4] {
+            Data::String(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    let flags: usize = stations
+        .iter()
+        .map(|s| s["flags"].as_array().unwrap().len())
+        .sum();
+    assert!(
+        reasons.len() > flags,
+        "a header and one row per flag: {reasons:?}"
+    );
+    assert!(book.sheet_names().iter().any(|n| n == "PV149901102203-01"));
+}
+
+/// The packed read (one row per device) returns exactly the rows of the row-at-a-time read.
+async fn the_packed_read_returns_the_same_rows_as_reading_row_by_row(db: TestDb) {
+    use pvledger::store::Store;
+    simulate(&db).await;
+    let ledger = db.store.load_ledger().await.unwrap();
+    let mut ids: Vec<i64> = ledger.devices.iter().map(|d| d.id).collect();
+    ids.sort_unstable();
+    let from = chrono::NaiveDate::from_ymd_opt(2025, 5, 1).unwrap();
+    let to = chrono::NaiveDate::from_ymd_opt(2026, 5, 10).unwrap();
+
+    let mut packed = db.store.assess_daily_packed(&ids, from, to).await.unwrap();
+    let mut rows = match &db.store {
+        Store::Sqlite(pool) => {
+            pvledger::store::lite::assess::daily_rows(pool, Some(&ids), from, to).await
+        }
+        Store::Postgres(pool) => {
+            pvledger::store::pg::assess::daily_rows(pool, Some(&ids), from, to).await
+        }
+    }
+    .unwrap();
+
+    let key = |r: &pvledger::store::telemetry::AssessDayRow| (r.device_id, r.day);
+    packed.sort_by_key(key);
+    rows.sort_by_key(key);
+    assert!(rows.len() >= 10 * 20, "{} rows", rows.len());
+    // Bit for bit, energies included (SQLite's text goes through 17 digits).
+    assert_eq!(packed, rows);
+    assert!(rows.iter().any(|r| r.energy_kwh.fract() != 0.0));
+    // A period with no data reads nothing.
+    let none = db
+        .store
+        .assess_daily_packed(&ids, to + Duration::days(1), to + Duration::days(9))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+/// Without the Chinese font the CSV and XLSX files are still written; exit 2 says where the
+/// font was looked for and the key to set.
+async fn a_missing_font_still_writes_the_tables_and_names_the_package(db: TestDb) {
+    simulate(&db).await;
+    let dir = db.dir().join("export");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pvledger"))
+        .args([
+            "assess",
+            "--from",
+            "2026-05-01",
+            "--to",
+            "2026-05-10",
+            "--export",
+        ])
+        .arg(&dir)
+        .env("PVLEDGER__DATABASE__URL", &db.url)
+        .env("PVLEDGER__MQTT__EMBEDDED_LISTEN", "")
+        .env("PVLEDGER__MODBUS__ENABLED", "false")
+        .env(
+            "PVLEDGER__REPORT__FONT_PATH",
+            "/nonexistent/NotoSansCJK-Regular.ttc",
+        )
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("report.font_path"), "{stderr}");
+    assert!(dir.join("assessment.xlsx").exists());
+    assert!(dir.join("assessment_ranking.csv").exists());
+    assert!(
+        !dir.join("assessment_149901_2026-05-01_2026-05-10.pdf")
+            .exists()
+    );
+}
+
 both_backends!(
+    the_pdf_report_and_the_workbook_show_stations_grades_and_reasons,
+    the_packed_read_returns_the_same_rows_as_reading_row_by_row,
+    a_missing_font_still_writes_the_tables_and_names_the_package,
     exactly_the_injected_underperformers_are_flagged_with_their_reasons,
     the_export_writes_csv_with_a_bom_and_a_workbook,
     the_command_prints_the_ranking_and_refuses_a_reversed_period,

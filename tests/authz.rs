@@ -145,6 +145,20 @@ const TABLE: &[Row] = &[
         Some(r#"{"note":"replaced the fuse"}"#),
         [401, 404, 403, 403, 404, 403],
     ),
+    (
+        "GET",
+        "/api/v1/assessments/export.xlsx",
+        "/api/v1/assessments/export.xlsx?from=2026-10-01&to=2026-10-31",
+        None,
+        [401, 200, 200, 403, 200, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/assessments/report.pdf",
+        "/api/v1/assessments/report.pdf?from=2026-10-01&to=2026-10-31",
+        None,
+        [401, 200, 200, 403, 200, 403],
+    ),
     // Ingest takes gateway credentials only: a user's token is refused like none at all.
     (
         "POST",

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use anyhow::Context;
 use chrono::NaiveDate;
 
 use super::load::{AssessError, Report, run};
@@ -93,6 +94,19 @@ pub async fn assess(
         for path in super::export::write(dir, &report)? {
             println!("{}", path.display());
         }
+        // A missing font leaves the CSV and XLSX files written and names the package.
+        let fonts =
+            match crate::report::font::load(&config.report.font_path, config.report.font_index) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(EXIT_BAD_INPUT);
+                }
+            };
+        let path = dir.join(super::report::file_name(&report));
+        let pdf = super::report::render(&report, &fonts)?;
+        std::fs::write(&path, pdf).with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
     }
     Ok(0)
 }

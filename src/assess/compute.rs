@@ -129,10 +129,7 @@ pub fn assess(
         sky_s = started.elapsed().as_secs_f64(),
         "sky prepared"
     );
-    let mut partials: Vec<Partial> = stations
-        .iter()
-        .map(|s| station(s, period, c, &sky))
-        .collect();
+    let mut partials = per_station(stations, period, c, &sky);
     let medians = daily_medians(
         partials.iter().zip(stations).flat_map(|(p, s)| {
             p.complete
@@ -171,6 +168,42 @@ pub fn assess(
         a.rank = i + 1;
     }
     out
+}
+
+/// The per-station pass over every core: stations are independent until the peer medians,
+/// and the output keeps the input's order, so the result is the same as one thread's.
+fn per_station(
+    stations: &[StationInput],
+    period: &Period,
+    c: &AssessmentConfig,
+    sky: &Sky,
+) -> Vec<Partial> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads == 1 || stations.len() < 64 {
+        return stations
+            .iter()
+            .map(|s| station(s, period, c, sky))
+            .collect();
+    }
+    let chunk = stations.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = stations
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|s| station(s, period, c, sky))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("an assessment thread panicked"))
+            .collect()
+    })
 }
 
 fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &Sky) -> Partial {

@@ -106,10 +106,9 @@ pub async fn run(
         .collect();
     // Sorted ids let SQLite walk its (device_id, day) key in order.
     ids.sort_unstable();
-    let rows = dispatch!(
-        store,
-        assess::daily_rows(Some(&ids), from - Duration::days(366), to)
-    )?;
+    let rows = store
+        .assess_daily_packed(&ids, from - Duration::days(366), to)
+        .await?;
     let read = rows.len();
     for r in rows {
         if let Some((si, Some(ii), DeviceKind::Inverter)) = device_station.get(&r.device_id) {

@@ -5,7 +5,8 @@
 //! production, zero spells), [`peers`] (daily peer medians, peer ratio), [`dispersion`]
 //! (inverters against their siblings), [`degradation`] (year on year), [`flags`],
 //! [`grade`], the sun's side in [`sky`], and [`compute`] tying them together. I/O:
-//! [`load`] (few queries per county), [`export`] (CSV, XLSX) and [`cli`].
+//! [`load`] (few queries per county), [`export`] (CSV, XLSX), [`report`] (the Chinese PDF
+//! report for the county) and [`cli`].
 
 pub mod availability;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod grade;
 pub mod load;
 pub mod metrics;
 pub mod peers;
+pub mod report;
 pub mod sky;
 
 pub use compute::StationAssessment;

@@ -129,6 +129,16 @@ pub fn api_routes() -> Vec<ApiRoute> {
         api("GET", "/api/v1/alerts/export.xlsx", get(alerts::export)),
         api("POST", "/api/v1/alerts/{id}/ack", post(alerts::ack)),
         api("POST", "/api/v1/alerts/{id}/resolve", post(alerts::resolve)),
+        api(
+            "GET",
+            "/api/v1/assessments/export.xlsx",
+            get(assessment::workbook),
+        ),
+        api(
+            "GET",
+            "/api/v1/assessments/report.pdf",
+            get(assessment::report_pdf),
+        ),
     ]
 }
 
