@@ -92,13 +92,7 @@ fn card(ctx: &Ctx, a: &AlertRow, state: &AppState, actions: bool) -> String {
     let station = a
         .station_code
         .as_deref()
-        .map(|c| {
-            format!(
-                "<a href=\"/stations/{}\">{}</a>",
-                path_segment(c),
-                esc(c)
-            )
-        })
+        .map(|c| format!("<a href=\"/stations/{}\">{}</a>", path_segment(c), esc(c)))
         .unwrap_or_else(|| "–".into());
     let opt = |v: &Option<String>| esc(v.as_deref().unwrap_or("–"));
     let acked = match (&a.acknowledged_at, &a.acknowledged_by) {
@@ -161,15 +155,23 @@ fn card(ctx: &Ctx, a: &AlertRow, state: &AppState, actions: bool) -> String {
 }
 
 /// The unresolved alerts of one station (or all), in page order.
-pub async fn unresolved(state: &AppState, station: Option<&str>) -> Result<Vec<AlertRow>, Response> {
+pub async fn unresolved(
+    state: &AppState,
+    station: Option<&str>,
+) -> Result<Vec<AlertRow>, Response> {
     let fail = |e: sqlx::Error| ApiError::from(e).into_response();
     let mut rows = store::list(&state.store, Some(Status::Open), station, Some(1000))
         .await
         .map_err(fail)?;
     rows.extend(
-        store::list(&state.store, Some(Status::Acknowledged), station, Some(1000))
-            .await
-            .map_err(fail)?,
+        store::list(
+            &state.store,
+            Some(Status::Acknowledged),
+            station,
+            Some(1000),
+        )
+        .await
+        .map_err(fail)?,
     );
     order(&mut rows);
     Ok(rows)
@@ -224,7 +226,10 @@ async fn body(
     let cards: String = if alerts.is_empty() {
         format!("<p class=\"sub\">{}</p>", ctx.t("alerts.none"))
     } else {
-        alerts.iter().map(|a| card(ctx, a, state, actions)).collect()
+        alerts
+            .iter()
+            .map(|a| card(ctx, a, state, actions))
+            .collect()
     };
     let export = match station {
         Some(s) => format!("/api/v1/alerts/export.xlsx?station={}", path_segment(s)),
@@ -256,7 +261,10 @@ async fn body(
 }
 
 fn station_param(f: &Filter) -> Option<&str> {
-    f.station.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    f.station
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 /// GET /alerts?station=
@@ -280,7 +288,13 @@ async fn handle(state: AppState, ctx: Ctx, id: i64, note: &str, resolve: bool) -
     let done = if resolve {
         store::resolve(&state.store, id, &actor, note).await
     } else {
-        store::acknowledge(&state.store, id, &actor, Some(note).filter(|n| !n.is_empty())).await
+        store::acknowledge(
+            &state.store,
+            id,
+            &actor,
+            Some(note).filter(|n| !n.is_empty()),
+        )
+        .await
     };
     match done {
         // Back to the list filtered to the alert's station, where the technician was.

@@ -412,14 +412,22 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("alerts.none", "没有未处理的告警。", "No unresolved alerts."),
     ("alerts.all_stations", "全部电站", "All stations"),
     ("alerts.filter", "筛选", "Filter"),
-    ("alerts.ledger_xlsx", "下载问题台账 (XLSX)", "Problem ledger (XLSX)"),
+    (
+        "alerts.ledger_xlsx",
+        "下载问题台账 (XLSX)",
+        "Problem ledger (XLSX)",
+    ),
     (
         "alerts.readonly",
         "只读：确认和销号由运维人员操作。",
         "Read only: technicians acknowledge and resolve.",
     ),
     ("alerts.station_section", "未处理告警", "Unresolved alerts"),
-    ("alerts.open_page", "到告警页处理", "Handle on the alerts page"),
+    (
+        "alerts.open_page",
+        "到告警页处理",
+        "Handle on the alerts page",
+    ),
     ("overview.alerts", "未处理告警", "Unresolved alerts"),
     ("village.title", "本村光伏收益", "Our village's PV income"),
     (
