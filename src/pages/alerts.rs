@@ -99,7 +99,8 @@ fn card(ctx: &Ctx, a: &AlertRow, state: &AppState, actions: bool) -> String {
         (Some(at), Some(by)) => format!(
             "<p class=\"sub acked\">{} {} · {}</p>",
             ctx.t("alerts.acked_by"),
-            esc(by),
+            // Actors are stored as "user:NAME"; a technician reads the name.
+            esc(by.strip_prefix("user:").unwrap_or(by)),
             local(&at.0)
         ),
         _ => String::new(),

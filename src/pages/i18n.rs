@@ -428,7 +428,6 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "到告警页处理",
         "Handle on the alerts page",
     ),
-    ("overview.alerts", "未处理告警", "Unresolved alerts"),
     ("village.title", "本村光伏收益", "Our village's PV income"),
     (
         "village.none",
