@@ -220,6 +220,52 @@ async fn backlogged_gateway_status(app: &TestApp, prefix: &str) {
     .await;
 }
 
+/// An inverter fault as the evaluator opens it (its store function, the same transaction
+/// and history event); the real path needs the fault to last its raise duration, which
+/// this test does not wait for. Returns the alert's id.
+async fn inverter_fault_alert(db: &TestDb) -> i64 {
+    use pvledger::alerts::cycle::Decision;
+    use pvledger::alerts::model::NewAlert;
+    let device = "INV-PV149901101201-01-1";
+    let alert = NewAlert {
+        rule: "inverter_fault".into(),
+        subject: format!("device:{device}"),
+        station_code: Some(STATION.into()),
+        device_code: Some(device.into()),
+        gateway_code: Some(GATEWAY.into()),
+        area_code: Some(VILLAGE.into()),
+        om_body: Some("汾岭县光伏运维服务中心".into()),
+        severity: "critical".into(),
+        title: format!("逆变器故障：{device}（东川村电站）故障码 0x0004：电网过压"),
+        detail:
+            "逆变器报告故障码 0x0004：电网过压。请按厂家手册排查后复位。(Inverter reports a fault.)"
+                .into(),
+        evidence: serde_json::json!({"fault_code": "0x0004", "fault_text": "电网过压"}),
+    };
+    let applied = pvledger::alerts::store::apply(
+        &db.store,
+        &[Decision::Open(Box::new(alert))],
+        chrono::Utc::now() - chrono::Duration::minutes(95),
+    )
+    .await
+    .unwrap();
+    applied.opened[0].id
+}
+
+/// The status of a form POST from the page (the CSRF token of the page goes along in the
+/// `csrf` field, as a form of the page would send it).
+async fn post_form_status(d: &Driver, path: &str, fields: &str) -> u16 {
+    let script = format!(
+        "var done = arguments[arguments.length - 1];\
+         var t = document.querySelector('input[name=csrf]').value;\
+         fetch('{path}', {{method: 'POST', credentials: 'same-origin', redirect: 'manual',\
+           headers: {{'content-type': 'application/x-www-form-urlencoded'}},\
+           body: '{fields}&csrf=' + encodeURIComponent(t)}})\
+         .then(function (r) {{ done(r.status); }}, function (e) {{ done(-1); }});"
+    );
+    d.run_async(&script).await.as_u64().unwrap() as u16
+}
+
 /// The median time of five loads of `path` from the page, ms.
 async fn median_load_ms(d: &Driver, path: &str) -> f64 {
     let script = format!(
@@ -239,9 +285,13 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
         c.mqtt.url = "mqtt://127.0.0.1:1883".into();
         c.mqtt.client_id = unique("pvledger-pages");
         c.mqtt.topic_prefix = prefix.clone();
+        // The alert below is opened by hand; the evaluator would clear it (the inverter
+        // reports no fault).
+        c.alerts.enabled = false;
     })
     .await;
     telemetry(&app).await;
+    let alert = inverter_fault_alert(&db).await;
     backlogged_gateway_status(&app, &prefix).await;
     let tag = match db.store.backend() {
         pvledger::store::Backend::Sqlite => "sqlite",
@@ -401,6 +451,29 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     let bad = format!("{base}/assessment?kind=quarter&at=2026-Q5");
     d.goto(&bad).await;
     assert!(d.text("#assess-error").await.contains("YYYY-Qn"));
+    // The bureau reads alerts but may not act on them: no buttons; page and API refuse.
+    d.goto(&format!("{base}/alerts")).await;
+    assert_eq!(d.text("h1").await, "告警处理");
+    let card = d.text(&format!("#alert-{alert}")).await;
+    assert!(
+        card.contains("电网过压") && card.contains("待处理"),
+        "{card}"
+    );
+    assert_eq!(d.count("#alerts form").await, 0, "no forms for the bureau");
+    assert_eq!(
+        d.count("#alerts button").await,
+        0,
+        "no buttons for the bureau"
+    );
+    assert_eq!(
+        post_form_status(&d, &format!("/alerts/{alert}/ack"), "note=x").await,
+        403
+    );
+    assert_eq!(
+        fetch_status(&d, "POST", &format!("/api/v1/alerts/{alert}/ack")).await,
+        403
+    );
+    d.screenshot(&shot("alerts-bureau")).await;
     // The bureau reads settlements but may not run one: no form, and the API says 403.
     d.goto(&format!("{base}/settlements")).await;
     assert_eq!(d.count("#run-form").await, 0);
@@ -455,8 +528,16 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     // for comparison with the assessment's cost).
     d.goto(&format!("{base}/")).await;
     assert!(!d.text("#worst").await.contains("同组比"));
+    assert_eq!(
+        d.count("#open-alerts").await,
+        0,
+        "no alert figure for finance"
+    );
     let ms = median_load_ms(&d, "/").await;
     eprintln!("overview page by kWh/kWp ({tag}): median of 5 loads {ms:.0} ms");
+    // Alerts are not finance's: the page refuses.
+    d.goto(&format!("{base}/alerts")).await;
+    assert_eq!(d.text("h1").await, "无权访问");
     // Finance may not import the ledger (no form; the upload route answers 403).
     d.goto(&format!("{base}/ledger")).await;
     assert_eq!(d.count("#import-form").await, 0);
@@ -471,6 +552,76 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     d.goto(&format!("{base}/assessment")).await;
     assert_eq!(d.text("h1").await, "电站成效评估");
     d.screenshot(&shot("assessment-phone")).await;
+    // The overview counts the open alert and links to the Alerts page.
+    d.goto(&format!("{base}/")).await;
+    assert_eq!(d.text("#open-alerts .value").await, "1");
+    d.click_and_wait("#open-alerts").await;
+    assert_eq!(d.text("h1").await, "告警处理");
+    let sel = format!("#alert-{alert}");
+    let card = d.text(&sel).await;
+    for part in [
+        "紧急",
+        "逆变器故障",
+        "INV-PV149901101201-01-1",
+        STATION,
+        "故障码 0x0004：电网过压",
+        "汾岭县光伏运维服务中心",
+        "1 小时前",
+        "待处理",
+    ] {
+        assert!(card.contains(part), "{part} in {card}");
+    }
+    d.screenshot(&shot("alerts-phone")).await;
+    // The card fits the phone's width (nothing to scroll sideways).
+    let overflow = d
+        .run_sync("return document.documentElement.scrollWidth - window.innerWidth;")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "page wider than the phone: {overflow}"
+    );
+    // Resolving without a note is refused with the reason, in Chinese first.
+    d.click_and_wait(&format!("{sel} button.resolve")).await;
+    assert!(
+        d.text("#alert-error").await.contains("销号须填写处理说明"),
+        "{}",
+        d.source().await
+    );
+    // Acknowledge with a note.
+    d.type_into(
+        &format!("{sel} textarea[name=note]"),
+        "已派人前往现场，预计 14 时到达",
+    )
+    .await;
+    d.click_and_wait(&format!("{sel} button.ack")).await;
+    assert!(
+        d.current_url()
+            .await
+            .contains(&format!("/alerts?station={STATION}"))
+    );
+    assert_eq!(
+        d.attr(&sel, "data-status").await.as_deref(),
+        Some("acknowledged")
+    );
+    let card = d.text(&sel).await;
+    assert!(card.contains("处理中") && card.contains("tech1"), "{card}");
+    assert_eq!(
+        d.count(&format!("{sel} button.ack")).await,
+        0,
+        "acknowledged once"
+    );
+    d.screenshot(&shot("alerts-phone-acknowledged")).await;
+    // Through the same store function as the API: the API shows who and the history.
+    let (_, api) = app.get(&format!("/api/v1/alerts?station={STATION}")).await;
+    assert_eq!(api["alerts"][0]["status"], "acknowledged", "{api}");
+    assert_eq!(api["alerts"][0]["acknowledged_by"], "user:tech1", "{api}");
+    // The station page lists it too.
+    d.goto(&format!("{base}/stations/{STATION}")).await;
+    assert!(d.text("#station-alerts").await.contains("电网过压"));
+    d.window_size(1280, 900).await;
+    d.goto(&format!("{base}/alerts")).await;
+    d.screenshot(&shot("alerts-desktop")).await;
+    d.window_size(390, 844).await;
     d.goto(&format!("{base}/settlements")).await;
     assert_eq!(d.text("h1").await, "无权访问");
     d.screenshot(&shot("forbidden")).await;
@@ -499,6 +650,8 @@ async fn every_role_uses_its_pages_and_is_refused_the_rest(db: TestDb) {
     d.goto(&format!("{base}/assessment")).await;
     assert_eq!(d.text("h1").await, "无权访问");
     d.goto(&format!("{base}/stations/{STATION}")).await;
+    assert_eq!(d.text("h1").await, "无权访问");
+    d.goto(&format!("{base}/alerts")).await;
     assert_eq!(d.text("h1").await, "无权访问");
     d.goto(&format!("{base}/village?code=149901101202")).await;
     assert_eq!(d.text("h1").await, "无权访问");

@@ -132,6 +132,7 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("nav.home", "返回首页", "Home"),
     ("nav.overview", "总览", "Overview"),
+    ("nav.alerts", "告警", "Alerts"),
     ("nav.settlements", "收益结算", "Settlements"),
     ("nav.ledger", "台账", "Ledger"),
     ("nav.audit", "审计日志", "Audit log"),
@@ -392,6 +393,41 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("gateway.thinned", "已抽稀", "Thinned"),
     ("gateway.skew", "时钟偏差", "Clock skew"),
     ("gateway.failures", "采集失败", "Poll failures"),
+    ("alerts.title", "告警处理", "Alerts"),
+    ("alerts.sev.critical", "紧急", "critical"),
+    ("alerts.sev.major", "重要", "major"),
+    ("alerts.sev.minor", "一般", "minor"),
+    ("alerts.status.open", "待处理", "open"),
+    ("alerts.status.acknowledged", "处理中", "acknowledged"),
+    ("alerts.status.resolved", "已销号", "resolved"),
+    ("alerts.since", "发生时间", "Since"),
+    ("alerts.acked_by", "已确认：", "Acknowledged by"),
+    ("alerts.ack", "确认接单", "Acknowledge"),
+    ("alerts.resolve", "销号", "Resolve"),
+    (
+        "alerts.note",
+        "处理说明（销号必填）",
+        "Note (required to resolve)",
+    ),
+    ("alerts.none", "没有未处理的告警。", "No unresolved alerts."),
+    ("alerts.all_stations", "全部电站", "All stations"),
+    ("alerts.filter", "筛选", "Filter"),
+    (
+        "alerts.ledger_xlsx",
+        "下载问题台账 (XLSX)",
+        "Problem ledger (XLSX)",
+    ),
+    (
+        "alerts.readonly",
+        "只读：确认和销号由运维人员操作。",
+        "Read only: technicians acknowledge and resolve.",
+    ),
+    ("alerts.station_section", "未处理告警", "Unresolved alerts"),
+    (
+        "alerts.open_page",
+        "到告警页处理",
+        "Handle on the alerts page",
+    ),
     ("village.title", "本村光伏收益", "Our village's PV income"),
     (
         "village.none",
@@ -423,6 +459,7 @@ mod tests {
             include_str!("village.rs"),
             include_str!("assessment.rs"),
             include_str!("gateways.rs"),
+            include_str!("alerts.rs"),
         ];
         for src in sources {
             for piece in src.split(".t(\"").skip(1) {

@@ -29,6 +29,9 @@ pub fn page(ctx: &Ctx, title: &str, body: &str) -> Html<String> {
         if may(Permission::ViewTelemetry) {
             links.push(("/", ctx.t("nav.overview")));
         }
+        if may(Permission::ViewAlerts) {
+            links.push(("/alerts", ctx.t("nav.alerts")));
+        }
         if may(Permission::ViewSettlements) {
             links.push(("/settlements", ctx.t("nav.settlements")));
         }

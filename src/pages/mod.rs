@@ -9,6 +9,7 @@
 // boxing the error side would only add an allocation on the way to axum.
 #![allow(clippy::result_large_err)]
 
+mod alerts;
 mod assessment;
 mod assets;
 mod gateways;
@@ -60,6 +61,9 @@ pub fn router() -> Router<AppState> {
         .route("/settlements/{id}/review", post(settlements::review))
         .route("/settlements/{id}/approve", post(settlements::approve))
         .route("/audit", get(settlements::audit))
+        .route("/alerts", get(alerts::page))
+        .route("/alerts/{id}/ack", post(alerts::ack))
+        .route("/alerts/{id}/resolve", post(alerts::resolve))
         .route("/assessment", get(assessment::page))
         .route("/ledger", get(ledger::page))
         .route("/ledger/import", post(ledger::import))

@@ -289,6 +289,19 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
         ),
     ]
     .concat();
+    // Unresolved alerts, for the roles that see alerts: the card links to the page.
+    let alerts_card = if ctx.session.caller.role.may(Permission::ViewAlerts) {
+        let open = super::alerts::unresolved(&state, None).await?;
+        let urgent = open.iter().any(|a| a.severity == "critical");
+        format!(
+            "<a class=\"card card-link{}\" id=\"open-alerts\" href=\"/alerts\"><div class=\"label\">{}</div><div class=\"value\">{}</div></a>",
+            if urgent { " st-fault" } else { "" },
+            ctx.t("overview.alerts"),
+            open.len()
+        )
+    } else {
+        String::new()
+    };
 
     let yield30 = |s: &StationWithHealth| {
         let kwp = capacity(s);
@@ -339,7 +352,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     };
     let all: String = stations.iter().map(row).collect();
     let body = format!(
-        "<section class=\"cards\">{cards}</section>\
+        "<section class=\"cards\">{alerts_card}{cards}</section>\
          <section class=\"two\"><div><h2>{map_t}</h2>{map}</div>\
          <div><h2>{worst_t}</h2><div class=\"scroll\"><table id=\"worst\">{worst}</table></div></div></section>\
          <h2>{all_t}</h2><div class=\"scroll\"><table id=\"stations\">{head}{all}</table></div>",

@@ -96,6 +96,13 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
             backlog_after_s: state.config.http.gateway_backlog_after_s,
         },
     );
+    // Finance may see the station but not its alerts.
+    let alerts = if ctx.session.caller.role.may(Permission::ViewAlerts) {
+        let open = super::alerts::unresolved(&state, Some(&station.code)).await?;
+        super::alerts::station_section(&ctx, &state, &station.code, &open)
+    } else {
+        String::new()
+    };
     let share_rows: String = shares
         .iter()
         .map(|s| {
@@ -118,7 +125,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
          <div><h2>{daily_t}</h2><div class=\"chart\" data-kind=\"bars\" data-url=\"/api/v1/stations/{enc}/energy?interval=day&amp;from={from30}\"></div></div>\
          <div><h2>{monthly_t}</h2><div class=\"chart\" data-kind=\"bars\" data-url=\"/api/v1/stations/{enc}/energy?interval=month&amp;from={year_start}\"></div></div>\
          </section>\
-         <h2>{inv_t}</h2><div class=\"scroll\"><table id=\"inverters\"><tr><th>{c_dev}</th><th>{c_vendor}</th><th>{c_proto}</th><th>{c_last}</th><th>{c_power}</th><th>{c_status}</th><th>{c_y}</th></tr>{inverter_rows}</table></div>{gateways}\
+         <h2>{inv_t}</h2><div class=\"scroll\"><table id=\"inverters\"><tr><th>{c_dev}</th><th>{c_vendor}</th><th>{c_proto}</th><th>{c_last}</th><th>{c_power}</th><th>{c_status}</th><th>{c_y}</th></tr>{inverter_rows}</table></div>{alerts}{gateways}\
          <h2>{ledger_t}</h2><table class=\"kv\" id=\"ledger\">\
          <tr><th>{c_code}</th><td>{code}</td></tr><tr><th>{c_kind}</th><td>{kind}</td></tr>\
          <tr><th>{c_cap}</th><td>{cap}</td></tr><tr><th>{grid_t}</th><td>{grid}</td></tr>\
