@@ -8,6 +8,9 @@
 //! 1 % of the inverters report a fault, so the first cycle opens alerts and the second is
 //! the steady state.
 
+#[path = "support/pg.rs"]
+mod pg;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
@@ -290,21 +293,9 @@ async fn main() {
         tmp.path(),
     )
     .await;
-    let admin = std::env::var("PVLEDGER_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    use sqlx::Connection;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-        let name = format!("pvledger_bench_alerts_{}", std::process::id());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        rows.extend(bench("postgres", &url, tmp.path()).await);
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+    if let Some(db) = pg::scratch("alerts").await {
+        rows.extend(bench("postgres", &db.url, tmp.path()).await);
+        db.drop_database().await;
     }
     println!("\n{:<88} {:>9}", "step", "seconds");
     for (step, secs) in rows {

@@ -17,6 +17,9 @@
 //! (20,000 devices). Each gateway publishes one payload v1 per minute of simulated time
 //! holding its 10 readings; `PVLEDGER_BENCH_MINUTES` minutes (default 10: 200,000 readings).
 
+#[path = "support/pg.rs"]
+mod pg;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -373,23 +376,9 @@ async fn main() {
     let tmp = tempfile::tempdir().unwrap();
     write_ledger(tmp.path());
     let mut rows = Vec::new();
-    let admin = std::env::var("PVLEDGER_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    use sqlx::Connection;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-        let name = format!("pvledger_bench_ingest_{}", std::process::id());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        rows.push(bench("postgres", &url, tmp.path(), minutes).await);
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    } else {
-        eprintln!("PostgreSQL not reachable at {admin}: its row is skipped");
+    if let Some(db) = pg::scratch("ingest").await {
+        rows.push(bench("postgres", &db.url, tmp.path(), minutes).await);
+        db.drop_database().await;
     }
     let file = tmp.path().join("bench.sqlite");
     rows.push(
