@@ -284,6 +284,8 @@ async fn bench(backend: &'static str, url: &str, ledger: &Path, minutes: usize) 
         ("PVLEDGER__LOG__LEVEL", "warn".to_owned()),
     ];
     let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v))).unwrap();
+    // RUST_LOG (e.g. `pvledger=info,rumqttc=debug`) shows what the service does under load.
+    pvledger::logging::init(&config.log);
     let (store, mode) = Store::open(&config.database, &config.storage)
         .await
         .unwrap();
@@ -375,21 +377,27 @@ async fn main() {
         .unwrap_or(10);
     let tmp = tempfile::tempdir().unwrap();
     write_ledger(tmp.path());
+    // PVLEDGER_BENCH_BACKEND=postgres or sqlite runs one backend only.
+    let only = std::env::var("PVLEDGER_BENCH_BACKEND").unwrap_or_default();
     let mut rows = Vec::new();
-    if let Some(db) = pg::scratch("ingest").await {
+    if only != "sqlite"
+        && let Some(db) = pg::scratch("ingest").await
+    {
         rows.push(bench("postgres", &db.url, tmp.path(), minutes).await);
         db.drop_database().await;
     }
-    let file = tmp.path().join("bench.sqlite");
-    rows.push(
-        bench(
-            "sqlite",
-            &format!("sqlite://{}", file.display()),
-            tmp.path(),
-            minutes,
-        )
-        .await,
-    );
+    if only != "postgres" {
+        let file = tmp.path().join("bench.sqlite");
+        rows.push(
+            bench(
+                "sqlite",
+                &format!("sqlite://{}", file.display()),
+                tmp.path(),
+                minutes,
+            )
+            .await,
+        );
+    }
 
     println!();
     println!(

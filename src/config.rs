@@ -172,6 +172,10 @@ pub struct MqttConfig {
     pub topic_prefix: String,
     pub username: String,
     pub password: String,
+    /// Shared-subscription group: several processes split the messages between them.
+    pub shared_group: String,
+    /// Received messages held in memory at most (MiB); the rest waits at the broker.
+    pub max_pending_mb: usize,
 }
 
 impl MqttConfig {
@@ -407,6 +411,15 @@ impl Config {
             return Err(invalid(
                 "mqtt.url",
                 format!("{:?} is not mqtt://HOST:PORT", self.mqtt.url),
+            ));
+        }
+        if self.mqtt.shared_group.contains(['+', '#', '/']) {
+            return Err(invalid(
+                "mqtt.shared_group",
+                format!(
+                    "{:?} must not contain '/', '+' or '#'",
+                    self.mqtt.shared_group
+                ),
             ));
         }
         if self.mqtt.topic_prefix.is_empty() || self.mqtt.topic_prefix.contains(['+', '#']) {

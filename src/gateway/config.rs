@@ -296,6 +296,8 @@ impl GatewayConfig {
             topic_prefix: String::new(),
             username: String::new(),
             password: String::new(),
+            shared_group: String::new(),
+            max_pending_mb: 0,
         }
         .host_port()
         .filter(|(h, _)| !h.is_empty())

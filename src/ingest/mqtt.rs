@@ -1,16 +1,28 @@
 //! MQTT ingest: subscribes to `{prefix}/+/telemetry` with QoS 1 on a persistent session
 //! (stable client id, clean_session = false) and manual acks. A message is acknowledged
 //! only after the readings it carries are committed, so a crash between receipt and commit
-//! makes the broker deliver it again; the idempotent writer stores it once.
+//! makes the broker deliver it again; the idempotent writer stores it once. With
+//! `mqtt.shared_group` set, several pvledger processes share the subscription
+//! (`$share/{group}/...`) and the broker hands each message to one of them.
 //!
 //! Edge gateways also publish their status on `{prefix}/+/status`; the latest per gateway
 //! is stored (crate::ingest::gateway_status) and acknowledged like telemetry.
 //!
-//! Three stages keep the event loop turning while the database works: the event loop
-//! hands publishes to a processor, which submits them to ingest and queues the pending
-//! confirmation; an acker awaits confirmations in arrival order and sends the PUBACKs
-//! (MQTT requires acks in the order the publishes came).
+//! Three stages: the event loop hands publishes to a processor, which submits them to
+//! ingest and queues the pending confirmation; an acker awaits confirmations in arrival
+//! order and sends the PUBACKs (MQTT requires acks in the order the publishes came).
+//!
+//! The event loop is never held up by the stages behind it: rumqttc sends PUBACKs and
+//! keep-alive pings only while it is polled, so an event loop waiting for room in a full
+//! pipeline waits for acks that it alone can send, a deadlock (found by the ingest
+//! benchmark: a 20,000-message flood stopped after about 1,400). Instead, received
+//! messages wait in memory up to `mqtt.max_pending_mb`; beyond that a message is shed:
+//! not acknowledged, so the broker keeps it, and once the backlog has halved the receiver
+//! reconnects and the broker delivers the shed messages again. Nothing is lost and memory
+//! stays bounded even when the broker pushes a whole county's backlog at once.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rumqttc::{
@@ -22,9 +34,17 @@ use tokio_util::sync::CancellationToken;
 use super::{Ingest, PayloadOutcome};
 use crate::config::MqttConfig;
 
-/// The receiver's connection state, for /readyz and metrics.
+/// The receiver's connection state and backlog, for /readyz and /metrics.
 #[derive(Debug, Default)]
-pub struct MqttState(std::sync::atomic::AtomicU8);
+pub struct MqttState {
+    state: AtomicU8,
+    /// Bumped on every (re)connection: an ack belongs to the connection its publish came on.
+    epoch: AtomicU64,
+    pending_bytes: AtomicUsize,
+    pending_messages: AtomicUsize,
+    shed: AtomicU64,
+    reconnects: AtomicU64,
+}
 
 impl MqttState {
     const OFF: u8 = 0;
@@ -33,28 +53,75 @@ impl MqttState {
     const SUBSCRIBED: u8 = 3;
 
     fn set(&self, v: u8) {
-        self.0.store(v, std::sync::atomic::Ordering::Relaxed);
+        self.state.store(v, Ordering::Relaxed);
     }
 
     /// "off", "connecting", "connected" or "subscribed".
     pub fn name(&self) -> &'static str {
-        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+        match self.state.load(Ordering::Relaxed) {
             Self::CONNECTING => "connecting",
             Self::CONNECTED => "connected",
             Self::SUBSCRIBED => "subscribed",
             _ => "off",
         }
     }
+
+    /// Messages received and not yet acknowledged (waiting, or being committed).
+    pub fn pending_messages(&self) -> usize {
+        self.pending_messages.load(Ordering::Relaxed)
+    }
+
+    /// Their payload bytes.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Messages left unacknowledged because the backlog was full (the broker sends them again).
+    pub fn shed(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
+    }
+
+    /// Connections made after the first.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(Ordering::Relaxed)
+    }
+
+    fn hold(&self, size: usize) {
+        self.pending_bytes.fetch_add(size, Ordering::Relaxed);
+        self.pending_messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn release(&self, size: usize) {
+        self.pending_bytes.fetch_sub(size, Ordering::Relaxed);
+        self.pending_messages.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
-/// Publishes waiting to be processed, and confirmations waiting to be acked.
+/// A publish, the connection it came on, and its share of the backlog.
+struct Received {
+    publish: Publish,
+    epoch: u64,
+    size: usize,
+}
+
+/// Confirmations waiting to be acked.
 const PIPELINE: usize = 1024;
+
+/// The subscription filters: telemetry and gateway status, shared when a group is set.
+pub fn filters(config: &MqttConfig) -> [String; 2] {
+    let share = if config.shared_group.is_empty() {
+        String::new()
+    } else {
+        format!("$share/{}/", config.shared_group)
+    };
+    ["telemetry", "status"].map(|kind| format!("{share}{}/+/{kind}", config.topic_prefix))
+}
 
 /// Runs MQTT ingest until `shutdown`. Reconnects with exponential backoff and jitter.
 pub async fn run(
     config: MqttConfig,
     ingest: Ingest,
-    state: std::sync::Arc<MqttState>,
+    state: Arc<MqttState>,
     shutdown: CancellationToken,
 ) {
     let Some((host, port)) = config.host_port() else {
@@ -69,25 +136,26 @@ pub async fn run(
     if !config.username.is_empty() {
         options.set_credentials(&config.username, &config.password);
     }
-    // The inflight window bounds how many unacked publishes the broker sends us.
     options.set_inflight(200);
     let (client, eventloop) = AsyncClient::new(options, 256);
-    let filter = format!("{}/+/telemetry", config.topic_prefix);
-    let status_filter = format!("{}/+/status", config.topic_prefix);
 
-    let (pub_tx, pub_rx) = mpsc::channel::<Publish>(PIPELINE);
-    let (ack_tx, ack_rx) = mpsc::channel::<(Publish, oneshot::Receiver<PayloadOutcome>)>(PIPELINE);
+    let (pub_tx, pub_rx) = mpsc::unbounded_channel::<Received>();
+    let (ack_tx, ack_rx) = mpsc::channel::<(Received, oneshot::Receiver<PayloadOutcome>)>(PIPELINE);
     let processor = tokio::spawn(process(pub_rx, ack_tx, ingest, config.topic_prefix.clone()));
-    let acker = tokio::spawn(acknowledge(ack_rx, client.clone()));
+    let acker = tokio::spawn(acknowledge(ack_rx, client.clone(), state.clone()));
     state.set(MqttState::CONNECTING);
     let broker = format!("{host}:{port}");
+    let limit = config.max_pending_mb.max(1) << 20;
     drive(
         eventloop,
         client.clone(),
-        [filter, status_filter],
-        pub_tx,
+        filters(&config),
+        Inbox {
+            tx: pub_tx,
+            limit,
+            state: state.clone(),
+        },
         &broker,
-        &state,
         shutdown,
     )
     .await;
@@ -98,16 +166,26 @@ pub async fn run(
     let _ = client.disconnect().await;
 }
 
+/// Where the event loop leaves publishes, bounded by bytes.
+struct Inbox {
+    tx: mpsc::UnboundedSender<Received>,
+    limit: usize,
+    state: Arc<MqttState>,
+}
+
 async fn drive(
     mut eventloop: EventLoop,
     client: AsyncClient,
     filters: [String; 2],
-    publishes: mpsc::Sender<Publish>,
+    inbox: Inbox,
     broker: &str,
-    state: &MqttState,
     shutdown: CancellationToken,
 ) {
+    let state = &inbox.state;
     let mut backoff = Duration::from_millis(500);
+    let mut connected_once = false;
+    // Set when messages were shed: reconnect once the backlog has room, to get them again.
+    let mut shed_since_connect = 0u64;
     loop {
         let event = tokio::select! {
             e = eventloop.poll() => e,
@@ -116,6 +194,12 @@ async fn drive(
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) if ack.code == ConnectReturnCode::Success => {
                 backoff = Duration::from_millis(500);
+                state.epoch.fetch_add(1, Ordering::SeqCst);
+                if connected_once {
+                    state.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                connected_once = true;
+                shed_since_connect = 0;
                 tracing::info!(
                     broker,
                     session_present = ack.session_present,
@@ -138,13 +222,41 @@ async fn drive(
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => state.set(MqttState::SUBSCRIBED),
-            Ok(Event::Incoming(Packet::Publish(p))) => {
-                if publishes.send(p).await.is_err() {
-                    return;
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let size = publish.payload.len() + publish.topic.len();
+                // One message is always taken, however large: the bound must not stop ingest.
+                if state.pending_messages() > 0 && state.pending_bytes() + size > inbox.limit {
+                    if shed_since_connect == 0 {
+                        tracing::warn!(
+                            pending_bytes = state.pending_bytes(),
+                            limit = inbox.limit,
+                            "MQTT backlog full: leaving messages unacknowledged for the broker to send again"
+                        );
+                    }
+                    shed_since_connect += 1;
+                    state.shed.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    state.hold(size);
+                    let epoch = state.epoch.load(Ordering::SeqCst);
+                    if inbox
+                        .tx
+                        .send(Received {
+                            publish,
+                            epoch,
+                            size,
+                        })
+                        .is_err()
+                    {
+                        return;
+                    }
                 }
             }
             Ok(_) => {}
             Err(e) => {
+                // Acks still queued belong to the lost connection: the broker redelivers
+                // those messages, and an old ack could confirm a new message that reuses
+                // the packet id before it is committed.
+                state.epoch.fetch_add(1, Ordering::SeqCst);
                 state.set(MqttState::CONNECTING);
                 let jitter =
                     Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64 / 2));
@@ -154,41 +266,49 @@ async fn drive(
                     _ = shutdown.cancelled() => return,
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
             }
+        }
+        if shed_since_connect > 0 && state.pending_bytes() <= inbox.limit / 2 {
+            tracing::info!(
+                shed = shed_since_connect,
+                "MQTT backlog has room again: reconnecting so that the broker resends the shed messages"
+            );
+            shed_since_connect = 0;
+            // The next poll fails on the closed connection and reconnects.
+            let _ = client.try_disconnect();
         }
     }
 }
 
 async fn process(
-    mut rx: mpsc::Receiver<Publish>,
-    acks: mpsc::Sender<(Publish, oneshot::Receiver<PayloadOutcome>)>,
+    mut rx: mpsc::UnboundedReceiver<Received>,
+    acks: mpsc::Sender<(Received, oneshot::Receiver<PayloadOutcome>)>,
     ingest: Ingest,
     prefix: String,
 ) {
-    while let Some(p) = rx.recv().await {
+    while let Some(r) = rx.recv().await {
+        let p = &r.publish;
         if let Some(gateway) = status_gateway_of(&p.topic, &prefix) {
             let (done_tx, done) = oneshot::channel();
+            let stored = PayloadOutcome {
+                accepted: 0,
+                duplicates: 0,
+                refused: Vec::new(),
+            };
             match ingest.record_status(gateway, &p.payload).await {
                 Ok(()) => {
-                    let _ = done_tx.send(PayloadOutcome {
-                        accepted: 0,
-                        duplicates: 0,
-                        refused: Vec::new(),
-                    });
+                    let _ = done_tx.send(stored);
                 }
                 // Stored nowhere: acknowledged anyway, a bad status must not come back forever.
                 Err(super::gateway_status::StatusError::Refused(e)) => {
                     tracing::warn!(topic = %p.topic, error = %e, "gateway status refused");
-                    let _ = done_tx.send(PayloadOutcome {
-                        accepted: 0,
-                        duplicates: 0,
-                        refused: Vec::new(),
-                    });
+                    let _ = done_tx.send(stored);
                 }
                 // Not acknowledged: the broker delivers it again.
                 Err(e) => tracing::warn!(topic = %p.topic, error = %e, "gateway status not stored"),
             }
-            if acks.send((p, done)).await.is_err() {
+            if acks.send((r, done)).await.is_err() {
                 return;
             }
             continue;
@@ -197,7 +317,7 @@ async fn process(
         let source = format!("mqtt:{}", p.topic);
         match ingest.submit_payload(&source, &gateway, &p.payload).await {
             Ok(done) => {
-                if acks.send((p, done)).await.is_err() {
+                if acks.send((r, done)).await.is_err() {
                     return;
                 }
             }
@@ -207,16 +327,20 @@ async fn process(
 }
 
 async fn acknowledge(
-    mut rx: mpsc::Receiver<(Publish, oneshot::Receiver<PayloadOutcome>)>,
+    mut rx: mpsc::Receiver<(Received, oneshot::Receiver<PayloadOutcome>)>,
     client: AsyncClient,
+    state: Arc<MqttState>,
 ) {
-    while let Some((publish, done)) = rx.recv().await {
+    while let Some((received, done)) = rx.recv().await {
+        let committed = done.await.is_ok();
+        state.release(received.size);
         // No outcome means the writer could not commit this message: do not ack it, so
-        // that the broker delivers it again to the next session.
-        if done.await.is_err() {
+        // that the broker delivers it again to the next session. A message from an
+        // earlier connection is not acked either: the broker has sent it again.
+        if !committed || received.epoch != state.epoch.load(Ordering::SeqCst) {
             continue;
         }
-        if let Err(e) = client.ack(&publish).await {
+        if let Err(e) = client.ack(&received.publish).await {
             tracing::warn!(error = %e, "could not acknowledge an MQTT message; the broker will redeliver it");
         }
     }
@@ -243,6 +367,33 @@ pub fn status_gateway_of<'a>(topic: &'a str, prefix: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_group_prefixes_both_filters() {
+        let mut config = MqttConfig {
+            url: "mqtt://127.0.0.1:1883".into(),
+            embedded_listen: String::new(),
+            allow_anonymous: false,
+            client_id: "a".into(),
+            topic_prefix: "pvledger/v1".into(),
+            username: String::new(),
+            password: String::new(),
+            shared_group: String::new(),
+            max_pending_mb: 64,
+        };
+        assert_eq!(
+            filters(&config),
+            ["pvledger/v1/+/telemetry", "pvledger/v1/+/status"]
+        );
+        config.shared_group = "pvledger".into();
+        assert_eq!(
+            filters(&config),
+            [
+                "$share/pvledger/pvledger/v1/+/telemetry",
+                "$share/pvledger/pvledger/v1/+/status"
+            ]
+        );
+    }
 
     #[test]
     fn the_gateway_is_the_topic_segment_between_prefix_and_telemetry() {

@@ -1,6 +1,11 @@
 //! Brings the rollups of the devices touched by a batch up to date, inside the batch's
 //! transaction: late and back-filled readings land in place and their hours and days are
 //! recomputed from the raw readings, never patched incrementally.
+//!
+//! The work is set-wise: a handful of statements per batch, each covering every touched
+//! device, with the rollup arithmetic in between done in memory (`energy::rollup` per device,
+//! [`daily_rows`] per device-day). A statement per device and step made ingest run at a few
+//! hundred readings per second (issue 7).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,7 +13,9 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::energy::{self, Sample, hour_of};
-use crate::store::telemetry::{HourlyRow, SampleRow};
+use crate::store::telemetry::{
+    DailyWrite, DeviceDays, DeviceSpan, HourCells, HourlyRow, SampleRow, hour_masks,
+};
 use crate::store::{Ts, Tx, dispatch_tx};
 
 /// The span of new readings of one device in a batch.
@@ -25,20 +32,50 @@ pub async fn recompute(
     rated_kw: impl Fn(i64) -> Option<f64>,
     zone: Tz,
 ) -> Result<(), sqlx::Error> {
-    for (&device_id, span) in touched {
-        let from = hour_of(span.first);
-        let mut to = hour_of(span.last) + Duration::hours(1);
-        // The reading after the batch now pairs with a new predecessor: its hour changes too.
-        if let Some(next) = dispatch_tx!(&mut *tx, telemetry::first_from(device_id, Ts(to)))? {
-            to = hour_of(next.0) + Duration::hours(1);
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<i64> = touched.keys().copied().collect();
+    ids.sort_unstable();
+    let mut spans: Vec<DeviceSpan> = ids
+        .iter()
+        .map(|id| DeviceSpan {
+            device_id: *id,
+            from: Ts(hour_of(touched[id].first)),
+            to: Ts(hour_of(touched[id].last) + Duration::hours(1)),
+        })
+        .collect();
+    // The reading after the batch now pairs with a new predecessor: its hour changes too.
+    let probes: Vec<DeviceSpan> = spans
+        .iter()
+        .map(|s| DeviceSpan { from: s.to, ..*s })
+        .collect();
+    let next: HashMap<i64, Ts> = dispatch_tx!(&mut *tx, telemetry::first_from_many(&probes))?
+        .into_iter()
+        .filter_map(|(device, ts)| Some((device, ts?)))
+        .collect();
+    for s in &mut spans {
+        if let Some(n) = next.get(&s.device_id) {
+            s.to = Ts(hour_of(n.0) + Duration::hours(1));
         }
-        let rows = dispatch_tx!(
-            &mut *tx,
-            telemetry::window_samples(device_id, Ts(from), Ts(to))
-        )?;
-        let before_counter =
-            dispatch_tx!(&mut *tx, telemetry::last_before(device_id, Ts(from), true))?;
-        let before = dispatch_tx!(&mut *tx, telemetry::last_before(device_id, Ts(from), false))?;
+    }
+
+    let mut windows: HashMap<i64, Vec<SampleRow>> = HashMap::with_capacity(spans.len());
+    for row in dispatch_tx!(&mut *tx, telemetry::window_samples_many(&spans))? {
+        windows.entry(row.device_id).or_default().push(row.sample);
+    }
+    let mut befores: HashMap<i64, (Option<SampleRow>, Option<SampleRow>)> =
+        dispatch_tx!(&mut *tx, telemetry::last_before_many(&spans))?
+            .into_iter()
+            .map(|(device, any, counter)| (device, (any, counter)))
+            .collect();
+
+    let mut hourly = Vec::new();
+    let mut quality = Vec::new();
+    for span in &spans {
+        let device_id = span.device_id;
+        let rows = windows.remove(&device_id).unwrap_or_default();
+        let (before, before_counter) = befores.remove(&device_id).unwrap_or_default();
         let samples: Vec<Sample> = rows.iter().map(sample).collect();
         let result = energy::rollup(
             before_counter.as_ref().map(sample),
@@ -46,44 +83,106 @@ pub async fn recompute(
             &samples,
             rated_kw(device_id),
         );
-
-        let hourly: Vec<HourlyRow> = result
-            .hours
-            .iter()
-            .map(|(hour, h)| HourlyRow {
-                device_id,
-                hour: Ts(*hour),
-                energy_kwh: h.energy_kwh,
-                peak_power_w: h.peak_power_w,
-                samples: h.samples,
-                irradiation_kwh_m2: h.irradiation_kwh_m2,
-                bad_intervals: h.bad_intervals,
-                source: result.source.to_owned(),
-            })
-            .collect();
-        dispatch_tx!(
-            &mut *tx,
-            telemetry::replace_hourly(device_id, Ts(from), Ts(to), &hourly)
-        )?;
-
+        hourly.extend(result.hours.iter().map(|(hour, h)| HourlyRow {
+            device_id,
+            hour: Ts(*hour),
+            energy_kwh: h.energy_kwh,
+            peak_power_w: h.peak_power_w,
+            samples: h.samples,
+            irradiation_kwh_m2: h.irradiation_kwh_m2,
+            bad_intervals: h.bad_intervals,
+            source: result.source.to_owned(),
+        }));
         // Quality flags follow the recomputation, including flags that no longer apply.
         let flags: HashMap<DateTime<Utc>, i16> = result.flags.iter().copied().collect();
         for row in &rows {
             let q = flags.get(&row.ts.0).copied().unwrap_or(0);
             if q != row.quality {
-                dispatch_tx!(&mut *tx, telemetry::set_quality(device_id, row.ts, q))?;
+                quality.push((device_id, row.ts, q));
             }
         }
-
-        for day in local_days(from, to, zone) {
-            let (start, end) = day_bounds(day, zone);
-            dispatch_tx!(
-                &mut *tx,
-                telemetry::recompute_daily(device_id, day, Ts(start), Ts(end))
-            )?;
-        }
     }
-    Ok(())
+    dispatch_tx!(&mut *tx, telemetry::replace_hourly_many(&spans, &hourly))?;
+    if !quality.is_empty() {
+        dispatch_tx!(&mut *tx, telemetry::set_quality_many(&quality))?;
+    }
+
+    // Every local day a window overlaps is summed again from all of its hours.
+    let days: Vec<DeviceDays> = spans
+        .iter()
+        .filter_map(|s| {
+            let days = local_days(s.from.0, s.to.0, zone);
+            Some(DeviceDays {
+                device_id: s.device_id,
+                first: *days.first()?,
+                last: *days.last()?,
+            })
+        })
+        .collect();
+    let day_spans: Vec<DeviceSpan> = days
+        .iter()
+        .map(|d| DeviceSpan {
+            device_id: d.device_id,
+            from: Ts(day_bounds(d.first, zone).0),
+            to: Ts(day_bounds(d.last, zone).1),
+        })
+        .collect();
+    let cells = dispatch_tx!(&mut *tx, telemetry::hour_cells_many(&day_spans))?;
+    let daily = daily_rows(&cells, zone);
+    dispatch_tx!(&mut *tx, telemetry::replace_daily_many(&days, &daily))
+}
+
+/// The daily rows from hourly rows ordered by device and hour: per device and local day,
+/// the sums of its hours (a peak is the greatest; irradiation is absent when no hour has
+/// any) and the masks of hours with data and with production. A day without hours has no row.
+pub fn daily_rows(cells: &[HourCells], zone: Tz) -> Vec<DailyWrite> {
+    let mut out: Vec<DailyWrite> = Vec::new();
+    let mut hours: Vec<(Ts, f64, i32)> = Vec::new();
+    let finish = |row: &mut DailyWrite, hours: &mut Vec<(Ts, f64, i32)>| {
+        let (data, producing) = hour_masks(Ts(day_bounds(row.day, zone).0), hours);
+        row.data_hours = data;
+        row.producing_hours = producing;
+        hours.clear();
+    };
+    for c in cells {
+        let day = c.hour.0.with_timezone(&zone).date_naive();
+        match out.last_mut() {
+            Some(row) if row.device_id == c.device_id && row.day == day => {
+                row.energy_kwh += c.energy_kwh;
+                row.peak_power_w = match (row.peak_power_w, c.peak_power_w) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                row.samples += c.samples;
+                row.irradiation_kwh_m2 = match (row.irradiation_kwh_m2, c.irradiation_kwh_m2) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+                row.bad_intervals += c.bad_intervals;
+            }
+            _ => {
+                if let Some(row) = out.last_mut() {
+                    finish(row, &mut hours);
+                }
+                out.push(DailyWrite {
+                    device_id: c.device_id,
+                    day,
+                    energy_kwh: c.energy_kwh,
+                    peak_power_w: c.peak_power_w,
+                    samples: c.samples,
+                    irradiation_kwh_m2: c.irradiation_kwh_m2,
+                    bad_intervals: c.bad_intervals,
+                    data_hours: 0,
+                    producing_hours: 0,
+                });
+            }
+        }
+        hours.push((c.hour, c.energy_kwh, c.samples));
+    }
+    if let Some(row) = out.last_mut() {
+        finish(row, &mut hours);
+    }
+    out
 }
 
 fn sample(r: &SampleRow) -> Sample {
@@ -130,6 +229,49 @@ mod tests {
         let (s, e) = day_bounds(day, chrono_tz::Asia::Shanghai);
         assert_eq!(s.to_rfc3339(), "2026-05-31T16:00:00+00:00");
         assert_eq!(e.to_rfc3339(), "2026-06-01T16:00:00+00:00");
+    }
+
+    #[test]
+    fn daily_rows_sum_each_device_day_and_mark_its_hours() {
+        let zone = chrono_tz::Asia::Shanghai;
+        let day = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let (start, _) = day_bounds(day, zone);
+        let cell =
+            |device_id: i64, h: i64, kwh: f64, peak: Option<f64>, irr: Option<f64>| HourCells {
+                device_id,
+                hour: Ts(start + Duration::hours(h)),
+                energy_kwh: kwh,
+                peak_power_w: peak,
+                samples: 12,
+                irradiation_kwh_m2: irr,
+                bad_intervals: i32::from(kwh == 0.0),
+            };
+        let cells = [
+            cell(1, 8, 1.5, Some(900.0), None),
+            cell(1, 9, 2.25, None, Some(0.5)),
+            cell(1, 10, 0.0, Some(1200.0), Some(0.25)),
+            // The next local day of the same device starts a new row.
+            cell(1, 24, 0.5, None, None),
+            cell(2, 8, 3.0, None, None),
+        ];
+        let rows = daily_rows(&cells, zone);
+        assert_eq!(rows.len(), 3);
+        let first = &rows[0];
+        assert_eq!((first.device_id, first.day), (1, day));
+        assert_eq!(first.energy_kwh, 3.75);
+        assert_eq!(first.peak_power_w, Some(1200.0));
+        assert_eq!(first.samples, 36);
+        assert_eq!(first.irradiation_kwh_m2, Some(0.75));
+        assert_eq!(first.bad_intervals, 1);
+        assert_eq!(first.data_hours, 0b111 << 8);
+        assert_eq!(first.producing_hours, 0b11 << 8);
+        assert_eq!(
+            (rows[1].day, rows[1].data_hours),
+            (day.succ_opt().unwrap(), 1)
+        );
+        assert_eq!(rows[1].peak_power_w, None);
+        assert_eq!(rows[1].irradiation_kwh_m2, None);
+        assert_eq!((rows[2].device_id, rows[2].energy_kwh), (2, 3.0));
     }
 
     #[test]

@@ -38,6 +38,56 @@ pub struct SampleRow {
     pub quality: i16,
 }
 
+/// A [`SampleRow`] of a named device, for the set-wise reads of a batch.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceSampleRow {
+    pub device_id: i64,
+    #[sqlx(flatten)]
+    pub sample: SampleRow,
+}
+
+/// One device's span of time, [from, to), in a set-wise query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceSpan {
+    pub device_id: i64,
+    pub from: Ts,
+    pub to: Ts,
+}
+
+/// One device's days, [first, last], in a set-wise query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceDays {
+    pub device_id: i64,
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
+/// A stored hourly row without its source, as the daily rollup reads it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct HourCells {
+    pub device_id: i64,
+    pub hour: Ts,
+    pub energy_kwh: f64,
+    pub peak_power_w: Option<f64>,
+    pub samples: i32,
+    pub irradiation_kwh_m2: Option<f64>,
+    pub bad_intervals: i32,
+}
+
+/// A device-day as the rollup writes it: the sums of its hours and their masks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyWrite {
+    pub device_id: i64,
+    pub day: NaiveDate,
+    pub energy_kwh: f64,
+    pub peak_power_w: Option<f64>,
+    pub samples: i32,
+    pub irradiation_kwh_m2: Option<f64>,
+    pub bad_intervals: i32,
+    pub data_hours: i32,
+    pub producing_hours: i32,
+}
+
 /// Refused input to store.
 #[derive(Debug, Clone)]
 pub struct RejectionRow {

@@ -5,7 +5,10 @@ use chrono::NaiveDate;
 use sqlx::QueryBuilder;
 
 use crate::store::Ts;
-use crate::store::telemetry::{DailyRow, HourlyRow, ReadingRow, RejectionRow, SampleRow, StoredRejection};
+use crate::store::telemetry::{
+    DailyRow, DailyWrite, DeviceDays, DeviceSampleRow, DeviceSpan, HourCells, HourlyRow, ReadingRow, RejectionRow, SampleRow,
+    StoredRejection,
+};
 
 /// A connection (or transaction) of this backend.
 pub type Conn = <Db as sqlx::Database>::Connection;
@@ -67,65 +70,118 @@ pub async fn insert_rejections(conn: &mut Conn, rows: &[RejectionRow]) -> Result
 
 /// The counter is whichever lifetime counter the device reports (inverter or meter).
 const SAMPLE_COLUMNS: &str =
-    "ts, COALESCE(energy_total_kwh, export_energy_kwh) AS counter, ac_power_w, irradiance_poa_wm2, quality";
+    "r.device_id, r.ts, COALESCE(r.energy_total_kwh, r.export_energy_kwh) AS counter, r.ac_power_w, r.irradiance_poa_wm2, r.quality";
 
-/// Readings of one device in [from, to), oldest first.
-pub async fn window_samples(conn: &mut Conn, device_id: i64, from: Ts, to: Ts) -> Result<Vec<SampleRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {SAMPLE_COLUMNS} FROM readings WHERE device_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts"
-    ))
-    .bind(device_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(conn)
-    .await
+// Set-wise rollup queries: one statement per chunk of devices instead of one
+// per device: the writer's batch touches thousands of devices and a round trip per device
+// and query was what bounded ingest (issue 7). The device spans travel as a VALUES list,
+// whose columns both engines name column1, column2, ...
+
+/// Devices per set-wise statement: three binds each, well under SQLite's 32,766.
+const SPAN_CHUNK: usize = 2_000;
+
+fn push_spans<'a>(q: &mut QueryBuilder<'a, Db>, spans: &'a [DeviceSpan]) {
+    q.push_values(spans, |mut b, s| {
+        b.push_bind(s.device_id).push_bind(s.from).push_bind(s.to);
+    });
 }
 
-/// The last reading before `before` (with a usable counter when `with_counter`).
-pub async fn last_before(conn: &mut Conn, device_id: i64, before: Ts, with_counter: bool) -> Result<Option<SampleRow>, sqlx::Error> {
-    let filter = if with_counter { "AND COALESCE(energy_total_kwh, export_energy_kwh) > 0" } else { "" };
-    sqlx::query_as(&format!(
-        "SELECT {SAMPLE_COLUMNS} FROM readings WHERE device_id = $1 AND ts < $2 {filter} ORDER BY ts DESC LIMIT 1"
-    ))
-    .bind(device_id)
-    .bind(before)
-    .fetch_optional(conn)
-    .await
+/// For each span, the first reading of its device at or after `from` (`to` is unused).
+pub async fn first_from_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<Vec<(i64, Option<Ts>)>, sqlx::Error> {
+    let mut out = Vec::with_capacity(spans.len());
+    for chunk in spans.chunks(SPAN_CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "SELECT w.column1, (SELECT r.ts FROM readings r WHERE r.device_id = w.column1 AND r.ts >= w.column2 ORDER BY r.ts LIMIT 1) FROM (",
+        );
+        push_spans(&mut q, chunk);
+        q.push(") AS w");
+        out.extend(q.build_query_as::<(i64, Option<Ts>)>().fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
 }
 
-/// The first reading at or after `from`, if any.
-pub async fn first_from(conn: &mut Conn, device_id: i64, from: Ts) -> Result<Option<Ts>, sqlx::Error> {
-    sqlx::query_scalar("SELECT ts FROM readings WHERE device_id = $1 AND ts >= $2 ORDER BY ts LIMIT 1")
-        .bind(device_id)
-        .bind(from)
-        .fetch_optional(conn)
-        .await
+/// The readings of every span, by device, oldest first.
+pub async fn window_samples_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<Vec<DeviceSampleRow>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in spans.chunks(SPAN_CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!("SELECT {SAMPLE_COLUMNS} FROM readings r JOIN ("));
+        push_spans(&mut q, chunk);
+        q.push(") AS w ON r.device_id = w.column1 AND r.ts >= w.column2 AND r.ts < w.column3 ORDER BY r.device_id, r.ts");
+        out.extend(q.build_query_as::<DeviceSampleRow>().fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
 }
 
-pub async fn set_quality(conn: &mut Conn, device_id: i64, ts: Ts, quality: i16) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE readings SET quality = $3 WHERE device_id = $1 AND ts = $2 AND quality <> $3")
-        .bind(device_id)
-        .bind(ts)
-        .bind(quality)
-        .execute(conn)
-        .await
-        .map(drop)
+/// For each span: its device's last reading before `from`, and its last reading with a
+/// usable counter before `from` (often the same reading).
+#[allow(clippy::type_complexity)]
+pub async fn last_before_many(
+    conn: &mut Conn,
+    spans: &[DeviceSpan],
+) -> Result<Vec<(i64, Option<SampleRow>, Option<SampleRow>)>, sqlx::Error> {
+    let mut found: Vec<(i64, Option<Ts>, Option<Ts>)> = Vec::with_capacity(spans.len());
+    for chunk in spans.chunks(SPAN_CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "SELECT w.column1, \
+             (SELECT r.ts FROM readings r WHERE r.device_id = w.column1 AND r.ts < w.column2 ORDER BY r.ts DESC LIMIT 1), \
+             (SELECT r.ts FROM readings r WHERE r.device_id = w.column1 AND r.ts < w.column2 \
+              AND COALESCE(r.energy_total_kwh, r.export_energy_kwh) > 0 ORDER BY r.ts DESC LIMIT 1) FROM (",
+        );
+        push_spans(&mut q, chunk);
+        q.push(") AS w");
+        found.extend(q.build_query_as::<(i64, Option<Ts>, Option<Ts>)>().fetch_all(&mut *conn).await?);
+    }
+    let mut keys: Vec<DeviceSpan> = Vec::new();
+    for (device_id, any, counter) in &found {
+        for ts in [any, counter].into_iter().flatten() {
+            keys.push(DeviceSpan { device_id: *device_id, from: *ts, to: *ts });
+        }
+    }
+    keys.dedup();
+    let mut rows = std::collections::HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(SPAN_CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!("SELECT {SAMPLE_COLUMNS} FROM readings r JOIN ("));
+        push_spans(&mut q, chunk);
+        q.push(") AS w ON r.device_id = w.column1 AND r.ts = w.column2");
+        for row in q.build_query_as::<DeviceSampleRow>().fetch_all(&mut *conn).await? {
+            rows.insert((row.device_id, row.sample.ts.0), row.sample);
+        }
+    }
+    let at = |device_id: i64, ts: Option<Ts>| ts.and_then(|t| rows.get(&(device_id, t.0)).cloned());
+    Ok(found.into_iter().map(|(d, any, counter)| (d, at(d, any), at(d, counter))).collect())
 }
 
-/// Replaces one device's hourly rows in [from, to) with `rows`.
-pub async fn replace_hourly(conn: &mut Conn, device_id: i64, from: Ts, to: Ts, rows: &[HourlyRow]) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM energy_hourly WHERE device_id = $1 AND hour >= $2 AND hour < $3")
-        .bind(device_id)
-        .bind(from)
-        .bind(to)
-        .execute(&mut *conn)
-        .await?;
+/// Sets the quality flags of readings given as (device, ts, quality).
+pub async fn set_quality_many(conn: &mut Conn, rows: &[(i64, Ts, i16)]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(SPAN_CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new("UPDATE readings SET quality = w.column3 FROM (");
+        q.push_values(chunk, |mut b, (device_id, ts, quality)| {
+            b.push_bind(*device_id).push_bind(*ts).push_bind(*quality);
+        });
+        q.push(") AS w WHERE readings.device_id = w.column1 AND readings.ts = w.column2");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the hourly rows of every span with `rows` (which must lie inside the spans).
+pub async fn replace_hourly_many(conn: &mut Conn, spans: &[DeviceSpan], rows: &[HourlyRow]) -> Result<(), sqlx::Error> {
+    for chunk in spans.chunks(SPAN_CHUNK) {
+        // `IN (subquery)` rather than a correlated EXISTS: SQLite scans the whole table for
+        // the latter, both engines look up the primary key for the former.
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "DELETE FROM energy_hourly WHERE (device_id, hour) IN (SELECT h.device_id, h.hour FROM (",
+        );
+        push_spans(&mut q, chunk);
+        q.push(") AS w JOIN energy_hourly h ON h.device_id = w.column1 AND h.hour >= w.column2 AND h.hour < w.column3)");
+        q.build().execute(&mut *conn).await?;
+    }
     for chunk in rows.chunks(CHUNK) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO energy_hourly (device_id, hour, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, bad_intervals, source) ",
         );
         q.push_values(chunk, |mut b, r| {
-            b.push_bind(device_id)
+            b.push_bind(r.device_id)
                 .push_bind(r.hour)
                 .push_bind(r.energy_kwh)
                 .push_bind(r.peak_power_w)
@@ -139,40 +195,52 @@ pub async fn replace_hourly(conn: &mut Conn, device_id: i64, from: Ts, to: Ts, r
     Ok(())
 }
 
-/// Recomputes one device's row for local `day`, whose hours are [start, end).
-pub async fn recompute_daily(conn: &mut Conn, device_id: i64, day: NaiveDate, start: Ts, end: Ts) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM energy_daily WHERE device_id = $1 AND day = $2")
-        .bind(device_id)
-        .bind(day)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "INSERT INTO energy_daily (device_id, day, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, bad_intervals)
-         SELECT device_id, $2, SUM(energy_kwh), MAX(peak_power_w), SUM(samples), SUM(irradiation_kwh_m2), SUM(bad_intervals)
-         FROM energy_hourly WHERE device_id = $1 AND hour >= $3 AND hour < $4 GROUP BY device_id",
-    )
-    .bind(device_id)
-    .bind(day)
-    .bind(start)
-    .bind(end)
-    .execute(&mut *conn)
-    .await?;
-    let hours: Vec<(Ts, f64, i32)> =
-        sqlx::query_as("SELECT hour, energy_kwh, samples FROM energy_hourly WHERE device_id = $1 AND hour >= $2 AND hour < $3")
-            .bind(device_id)
-            .bind(start)
-            .bind(end)
-            .fetch_all(&mut *conn)
-            .await?;
-    let (data, producing) = crate::store::telemetry::hour_masks(start, &hours);
-    sqlx::query("UPDATE energy_daily SET data_hours = $3, producing_hours = $4 WHERE device_id = $1 AND day = $2")
-        .bind(device_id)
-        .bind(day)
-        .bind(data)
-        .bind(producing)
-        .execute(conn)
-        .await
-        .map(drop)
+/// The hourly rows of every span, by device and hour.
+pub async fn hour_cells_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<Vec<HourCells>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in spans.chunks(SPAN_CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "SELECT h.device_id, h.hour, h.energy_kwh, h.peak_power_w, h.samples, h.irradiation_kwh_m2, h.bad_intervals \
+             FROM energy_hourly h JOIN (",
+        );
+        push_spans(&mut q, chunk);
+        q.push(") AS w ON h.device_id = w.column1 AND h.hour >= w.column2 AND h.hour < w.column3 ORDER BY h.device_id, h.hour");
+        out.extend(q.build_query_as::<HourCells>().fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+/// Replaces the daily rows of every device's days with `rows` (a day without hours has no row).
+pub async fn replace_daily_many(conn: &mut Conn, days: &[DeviceDays], rows: &[DailyWrite]) -> Result<(), sqlx::Error> {
+    for chunk in days.chunks(SPAN_CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "DELETE FROM energy_daily WHERE (device_id, day) IN (SELECT d.device_id, d.day FROM (",
+        );
+        q.push_values(chunk, |mut b, d| {
+            b.push_bind(d.device_id).push_bind(d.first).push_bind(d.last);
+        });
+        q.push(") AS w JOIN energy_daily d ON d.device_id = w.column1 AND d.day >= w.column2 AND d.day <= w.column3)");
+        q.build().execute(&mut *conn).await?;
+    }
+    for chunk in rows.chunks(CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "INSERT INTO energy_daily (device_id, day, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, bad_intervals, \
+             data_hours, producing_hours) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.device_id)
+                .push_bind(r.day)
+                .push_bind(r.energy_kwh)
+                .push_bind(r.peak_power_w)
+                .push_bind(r.samples)
+                .push_bind(r.irradiation_kwh_m2)
+                .push_bind(r.bad_intervals)
+                .push_bind(r.data_hours)
+                .push_bind(r.producing_hours);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Hourly rows of some devices in [from, to).
