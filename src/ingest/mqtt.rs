@@ -1,5 +1,6 @@
-//! MQTT ingest: subscribes to `{prefix}/+/telemetry` with QoS 1 on a persistent session
-//! (stable client id, clean_session = false) and manual acks. A message is acknowledged
+//! MQTT ingest: connects over the link built at start-up (plain text or TLS,
+//! [`crate::mqtt_tls`]) and subscribes to `{prefix}/+/telemetry` with QoS 1 on a
+//! persistent session (stable client id, clean_session = false) and manual acks. A message is acknowledged
 //! only after the readings it carries are committed, so a crash between receipt and commit
 //! makes the broker deliver it again; the idempotent writer stores it once.
 //!
@@ -13,14 +14,13 @@
 
 use std::time::Duration;
 
-use rumqttc::{
-    AsyncClient, ConnectReturnCode, Event, EventLoop, MqttOptions, Packet, Publish, QoS,
-};
+use rumqttc::{AsyncClient, ConnectReturnCode, Event, EventLoop, Packet, Publish, QoS};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{Ingest, PayloadOutcome};
 use crate::config::MqttConfig;
+use crate::mqtt_tls::Link;
 
 /// The receiver's connection state, for /readyz and metrics.
 #[derive(Debug, Default)]
@@ -50,17 +50,16 @@ impl MqttState {
 /// Publishes waiting to be processed, and confirmations waiting to be acked.
 const PIPELINE: usize = 1024;
 
-/// Runs MQTT ingest until `shutdown`. Reconnects with exponential backoff and jitter.
+/// Runs MQTT ingest on `link` (the broker of `config.url`, TLS or not) until `shutdown`.
+/// Reconnects with exponential backoff and jitter.
 pub async fn run(
     config: MqttConfig,
+    link: Link,
     ingest: Ingest,
     state: std::sync::Arc<MqttState>,
     shutdown: CancellationToken,
 ) {
-    let Some((host, port)) = config.host_port() else {
-        return;
-    };
-    let mut options = MqttOptions::new(&config.client_id, &host, port);
+    let mut options = link.options(&config.client_id);
     options
         .set_clean_session(false)
         .set_manual_acks(true)
@@ -80,7 +79,7 @@ pub async fn run(
     let processor = tokio::spawn(process(pub_rx, ack_tx, ingest, config.topic_prefix.clone()));
     let acker = tokio::spawn(acknowledge(ack_rx, client.clone()));
     state.set(MqttState::CONNECTING);
-    let broker = format!("{host}:{port}");
+    let broker = link.to_string();
     drive(
         eventloop,
         client.clone(),
