@@ -22,8 +22,8 @@ pub struct Application {
     state: AppState,
     writer: tokio::task::JoinHandle<()>,
     shutdown: CancellationToken,
-    /// Where the MQTT receiver connects (None: MQTT off).
-    receiver: Option<crate::config::MqttConfig>,
+    /// Where the MQTT receiver connects (None: MQTT off), and its link (TLS or not).
+    receiver: Option<(crate::config::MqttConfig, crate::mqtt_tls::Link)>,
     /// The embedded broker's address, when it runs.
     broker: Option<SocketAddr>,
     /// Forwards Modbus readings into ingest, when devices are polled.
@@ -110,7 +110,7 @@ impl Application {
 
     /// Where the MQTT receiver connects and with which account (None: MQTT off).
     pub fn receiver(&self) -> Option<&crate::config::MqttConfig> {
-        self.receiver.as_ref()
+        self.receiver.as_ref().map(|(config, _)| config)
     }
 
     /// The MQTT receiver's connection state.
@@ -142,9 +142,10 @@ impl Application {
             ..
         } = self;
         let store = state.store.clone();
-        let mqtt = receiver.map(|config| {
+        let mqtt = receiver.map(|(config, link)| {
             tokio::spawn(ingest::mqtt::run(
                 config,
+                link,
                 state.ingest.clone(),
                 state.mqtt.clone(),
                 shutdown.clone(),
@@ -204,12 +205,22 @@ fn start_alerts(
 
 /// Where the MQTT receiver connects: the external broker of `mqtt.url`, or the embedded
 /// broker started here on `mqtt.embedded_listen`; None when MQTT is off.
-type Receiver = (Option<crate::config::MqttConfig>, Option<SocketAddr>);
+type Receiver = (
+    Option<(crate::config::MqttConfig, crate::mqtt_tls::Link)>,
+    Option<SocketAddr>,
+);
+
+/// The receiver's link: TLS files are read here, so a bad one stops start-up.
+fn receiver_link(mqtt: &crate::config::MqttConfig) -> anyhow::Result<crate::mqtt_tls::Link> {
+    mqtt.link()
+        .map_err(|(key, e)| anyhow::anyhow!("configuration key `{key}`: {e}"))
+}
 
 fn receiver_config(state: &AppState) -> anyhow::Result<Receiver> {
     let mut mqtt = state.config.mqtt.clone();
     if !mqtt.url.is_empty() {
-        return Ok((Some(mqtt), None));
+        let link = receiver_link(&mqtt)?;
+        return Ok((Some((mqtt, link)), None));
     }
     if mqtt.embedded_listen.is_empty() {
         return Ok((None, None));
@@ -223,7 +234,8 @@ fn receiver_config(state: &AppState) -> anyhow::Result<Receiver> {
     mqtt.url = format!("mqtt://{}", broker.addr);
     mqtt.username = ingest::broker::INTERNAL_USER.into();
     mqtt.password = broker.internal_password;
-    Ok((Some(mqtt), Some(broker.addr)))
+    let link = receiver_link(&mqtt)?;
+    Ok((Some((mqtt, link)), Some(broker.addr)))
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

@@ -163,7 +163,8 @@ impl SettlementConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
-    /// `mqtt://host:port` of an external broker; empty = the embedded broker.
+    /// `mqtt://host:port` (or `mqtts://host:port`, TLS) of an external broker; empty = the
+    /// embedded broker.
     pub url: String,
     /// Listen address of the embedded broker; empty = no MQTT.
     pub embedded_listen: String,
@@ -172,6 +173,12 @@ pub struct MqttConfig {
     pub topic_prefix: String,
     pub username: String,
     pub password: String,
+    /// With `mqtts://`: PEM bundle of the CA(s) to trust; empty = the system trust store.
+    pub ca_file: String,
+    /// With `mqtts://`, for brokers that require client certificates (mutual TLS): the
+    /// client certificate (PEM, chain after it) and its private key; both or neither.
+    pub client_cert_file: String,
+    pub client_key_file: String,
     /// Shared-subscription group: several processes split the messages between them.
     pub shared_group: String,
     /// Received messages held in memory at most (MiB); the rest waits at the broker.
@@ -181,15 +188,23 @@ pub struct MqttConfig {
 impl MqttConfig {
     /// (host, port) of `url`, or None when MQTT is off. Validated at load time.
     pub fn host_port(&self) -> Option<(String, u16)> {
-        let rest = self
-            .url
-            .strip_prefix("mqtt://")
-            .or_else(|| self.url.strip_prefix("tcp://"))?;
-        let rest = rest.trim_end_matches('/');
-        match rest.rsplit_once(':') {
-            Some((h, p)) => Some((h.to_owned(), p.parse().ok()?)),
-            None => Some((rest.to_owned(), 1883)),
+        crate::mqtt_tls::BrokerUrl::parse(&self.url).map(|u| (u.host, u.port))
+    }
+
+    /// The TLS keys of this section.
+    pub fn tls_files(&self) -> crate::mqtt_tls::TlsFiles<'_> {
+        crate::mqtt_tls::TlsFiles {
+            ca_file: &self.ca_file,
+            client_cert_file: &self.client_cert_file,
+            client_key_file: &self.client_key_file,
         }
+    }
+
+    /// The link to `url`, reading the TLS files for `mqtts://`. The error names the key
+    /// (`mqtt.ca_file`...) and, in its message, the file.
+    pub fn link(&self) -> Result<crate::mqtt_tls::Link, (String, crate::mqtt_tls::TlsError)> {
+        crate::mqtt_tls::Link::open(&self.url, self.tls_files())
+            .map_err(|e| (format!("mqtt.{}", e.key.name()), e))
     }
 }
 
@@ -407,11 +422,14 @@ impl Config {
                 format!("{:?} is not HOST:PORT", self.mqtt.embedded_listen),
             ));
         }
-        if !self.mqtt.url.is_empty() && self.mqtt.host_port().is_none() {
-            return Err(invalid(
-                "mqtt.url",
-                format!("{:?} is not mqtt://HOST:PORT", self.mqtt.url),
-            ));
+        if self.mqtt.url.is_empty() {
+            // The embedded broker speaks plaintext: TLS keys would be silently ignored.
+            if let Err(e) = self.mqtt.tls_files().check(false) {
+                return Err(invalid(&format!("mqtt.{}", e.key.name()), e.message));
+            }
+        } else if let Err((key, e)) = self.mqtt.link() {
+            // Reads the TLS files now, so that a missing or bad one stops start-up here.
+            return Err(invalid(&key, e.message));
         }
         if self.mqtt.shared_group.contains(['+', '#', '/']) {
             return Err(invalid(
@@ -748,6 +766,35 @@ mod tests {
             err.contains("PVLEDGER__ALERTS__UNDER_PRODUCING__RATIO"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_missing_mqtt_ca_file_names_the_key_its_source_and_the_path() {
+        let err = Config::load_from(
+            None,
+            env(&[
+                ("PVLEDGER__MQTT__URL", "mqtts://broker.example.cn"),
+                ("PVLEDGER__MQTT__CA_FILE", "/nonexistent/ca.pem"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`mqtt.ca_file`"), "{err}");
+        assert!(err.contains("PVLEDGER__MQTT__CA_FILE"), "{err}");
+        assert!(err.contains("cannot read /nonexistent/ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn tls_keys_without_an_mqtts_url_are_refused() {
+        // The embedded broker (empty url) speaks plaintext only.
+        let err = Config::load_from(None, env(&[("PVLEDGER__MQTT__CLIENT_CERT_FILE", "a.pem")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`mqtt.client_cert_file`"), "{err}");
+        assert!(err.contains("mqtts://"), "{err}");
+        let c =
+            Config::load_from(None, env(&[("PVLEDGER__MQTT__URL", "mqtt://10.0.0.5")])).unwrap();
+        assert_eq!(c.mqtt.host_port(), Some(("10.0.0.5".into(), 1883)));
     }
 
     #[test]

@@ -158,14 +158,13 @@ pub async fn run(
     let edge_interval_s = config.modbus.interval_s;
     let app = Application::with_store(config, store, mode).await?;
     let receiver = app.receiver().cloned().context("the demo needs MQTT")?;
-    let (host, port) = receiver
-        .host_port()
-        .context("the embedded broker's address")?;
+    let link = receiver
+        .link()
+        .map_err(|(key, e)| anyhow::anyhow!("{key}: {e}"))?;
     let days = if has_history { 0 } else { history_days };
     let world = World::from_ledger(&ledger, 2026, Vec::new(), chrono::Utc::now());
     let target = simulate::publish::Target {
-        host,
-        port,
+        link,
         topic_prefix: prefix,
         login: simulate::publish::Login::Shared {
             user: receiver.username.clone(),

@@ -12,6 +12,7 @@
 //! - [`ingest`]: payloads and polled readings into the store, with rollups.
 //! - [`modbus`]: Modbus TCP pollers, SunSpec and vendor-profile decoding, a simulator.
 //! - [`gateway`]: the edge gateway (`pvledger gateway`): Modbus -> disk outbox -> MQTT.
+//! - [`mqtt_tls`]: the MQTT link (plaintext or TLS) shared by the receiver and the gateway.
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
 //! - [`assess`]: efficacy assessment (成效评估): yields, availability, peers, flags, grades.
@@ -38,6 +39,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod logging;
 pub mod modbus;
+pub mod mqtt_tls;
 pub mod pages;
 pub mod reading;
 pub mod report;

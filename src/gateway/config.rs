@@ -62,7 +62,7 @@ pub struct Identity {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Broker {
-    /// `mqtt://HOST:PORT` of the central broker.
+    /// `mqtt://HOST:PORT` of the central broker, or `mqtts://HOST:PORT` for TLS.
     pub url: String,
     #[serde(default = "default_prefix")]
     pub topic_prefix: String,
@@ -71,6 +71,26 @@ pub struct Broker {
     pub client_id: String,
     #[serde(default = "default_keep_alive")]
     pub keep_alive_s: u64,
+    /// With `mqtts://`: PEM bundle of the CA(s) to trust; empty = the system trust store.
+    #[serde(default)]
+    pub ca_file: String,
+    /// With `mqtts://`, for brokers that require client certificates (mutual TLS): the
+    /// gateway's certificate and private key (PEM); both or neither.
+    #[serde(default)]
+    pub client_cert_file: String,
+    #[serde(default)]
+    pub client_key_file: String,
+}
+
+impl Broker {
+    /// The TLS keys of `[broker]`.
+    pub fn tls_files(&self) -> crate::mqtt_tls::TlsFiles<'_> {
+        crate::mqtt_tls::TlsFiles {
+            ca_file: &self.ca_file,
+            client_cert_file: &self.client_cert_file,
+            client_key_file: &self.client_key_file,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -205,17 +225,22 @@ fn default_log() -> LogConfig {
 }
 
 impl GatewayConfig {
-    /// Reads and validates `file`.
+    /// Reads and validates `file`, and the TLS files it names.
     pub fn load(file: &Path) -> Result<Self, GatewayConfigError> {
         let name = file.display().to_string();
         let text = std::fs::read_to_string(file).map_err(|source| GatewayConfigError::Read {
             file: name.clone(),
             source,
         })?;
-        Self::parse(&text, &name)
+        let config = Self::parse(&text, &name)?;
+        config
+            .link()
+            .map_err(|detail| GatewayConfigError::Invalid { file: name, detail })?;
+        Ok(config)
     }
 
-    /// Parses and validates the text of a gateway file named `file` (for messages).
+    /// Parses and validates the text of a gateway file named `file` (for messages). Reads
+    /// no other file: [`GatewayConfig::link`] reads the TLS files.
     pub fn parse(text: &str, file: &str) -> Result<Self, GatewayConfigError> {
         let invalid = |detail: String| GatewayConfigError::Invalid {
             file: file.to_owned(),
@@ -242,14 +267,14 @@ impl GatewayConfig {
                 "empty (the gateway's credential in the ledger)",
             );
         }
-        if self.broker.url.starts_with("mqtts://") || self.broker.url.starts_with("ssl://") {
+        let Some(url) = crate::mqtt_tls::BrokerUrl::parse(&self.broker.url) else {
             return key(
                 "broker.url",
-                "TLS is not built into this pvledger; use mqtt:// (through a VPN or stunnel on untrusted links)",
+                "expected mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS",
             );
-        }
-        if self.host_port().is_none() {
-            return key("broker.url", "expected mqtt://HOST:PORT");
+        };
+        if let Err(e) = self.broker.tls_files().check(url.tls) {
+            return key(&format!("broker.{}", e.key.name()), &e.message);
         }
         if self.forward.batch_readings == 0 || self.forward.inflight_messages == 0 {
             return key(
@@ -286,21 +311,11 @@ impl GatewayConfig {
         Ok(())
     }
 
-    /// (host, port) of the broker.
-    pub fn host_port(&self) -> Option<(String, u16)> {
-        crate::config::MqttConfig {
-            url: self.broker.url.clone(),
-            embedded_listen: String::new(),
-            allow_anonymous: false,
-            client_id: String::new(),
-            topic_prefix: String::new(),
-            username: String::new(),
-            password: String::new(),
-            shared_group: String::new(),
-            max_pending_mb: 0,
-        }
-        .host_port()
-        .filter(|(h, _)| !h.is_empty())
+    /// The link to the broker; for `mqtts://` this reads the TLS files. The error names
+    /// the key and the file: "key `broker.ca_file`: cannot read /etc/...: ...".
+    pub fn link(&self) -> Result<crate::mqtt_tls::Link, String> {
+        crate::mqtt_tls::Link::open(&self.broker.url, self.broker.tls_files())
+            .map_err(|e| format!("key `broker.{}`: {e}", e.key.name()))
     }
 
     /// The devices of `[[devices]]` as ledger rows (protocol modbus, this gateway).
@@ -406,11 +421,83 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("gw.toml: key `devices[0].unit_id`"), "{e}");
-        let text = MINIMAL.replace("mqtt://", "mqtts://");
+        let text = MINIMAL.replace("mqtt://127.0.0.1:1883", "https://central");
         let e = GatewayConfig::parse(&text, "gw.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("broker.url") && e.contains("TLS"), "{e}");
+        assert!(e.starts_with("gw.toml: key `broker.url`"), "{e}");
+    }
+
+    #[test]
+    fn mqtts_selects_tls_with_the_ca_file_and_port_8883_by_default() {
+        let text = MINIMAL.replace(
+            "url = \"mqtt://127.0.0.1:1883\"",
+            "url = \"mqtts://central.example.cn\"\nca_file = \"/etc/pvledger/ca.pem\"",
+        );
+        let c = GatewayConfig::parse(&text, "gw.toml").unwrap();
+        assert_eq!(c.broker.ca_file, "/etc/pvledger/ca.pem");
+        let url = crate::mqtt_tls::BrokerUrl::parse(&c.broker.url).unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.tls),
+            ("central.example.cn", 8883, true)
+        );
+        // Plaintext stays plaintext, and needs no TLS files.
+        let c = GatewayConfig::parse(MINIMAL, "gw.toml").unwrap();
+        assert!(c.link().unwrap().tls.is_none());
+    }
+
+    #[test]
+    fn a_ca_file_with_a_plaintext_url_is_refused_naming_the_key() {
+        let text = MINIMAL.replace(
+            "url = \"mqtt://127.0.0.1:1883\"",
+            "url = \"mqtt://127.0.0.1:1883\"\nca_file = \"ca.pem\"",
+        );
+        let e = GatewayConfig::parse(&text, "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("gw.toml: key `broker.ca_file`"), "{e}");
+        assert!(e.contains("mqtts://"), "{e}");
+    }
+
+    #[test]
+    fn a_client_certificate_without_its_key_is_refused_naming_the_missing_key() {
+        let text = MINIMAL.replace(
+            "url = \"mqtt://127.0.0.1:1883\"",
+            "url = \"mqtts://127.0.0.1\"\nclient_cert_file = \"gw.pem\"",
+        );
+        let e = GatewayConfig::parse(&text, "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("gw.toml: key `broker.client_key_file`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_tls_key_is_refused() {
+        let text = MINIMAL.replace(
+            "url = \"mqtt://127.0.0.1:1883\"",
+            "url = \"mqtts://127.0.0.1\"\ncafile = \"ca.pem\"",
+        );
+        let e = GatewayConfig::parse(&text, "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cafile"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_ca_file_stops_loading_with_the_key_and_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gateway.toml");
+        let text = MINIMAL.replace(
+            "url = \"mqtt://127.0.0.1:1883\"",
+            "url = \"mqtts://127.0.0.1\"\nca_file = \"/nonexistent/ca.pem\"",
+        );
+        std::fs::write(&file, text).unwrap();
+        let e = GatewayConfig::load(&file).unwrap_err().to_string();
+        assert!(e.contains("gateway.toml: key `broker.ca_file`"), "{e}");
+        assert!(e.contains("cannot read /nonexistent/ca.pem"), "{e}");
     }
 
     #[test]

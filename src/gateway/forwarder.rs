@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use rumqttc::{AsyncClient, ConnectReturnCode, Event, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, ConnectReturnCode, Event, Outgoing, Packet, QoS};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +29,7 @@ use super::outbox::Outbox;
 use super::pacing::{Pacer, start_delay};
 use super::status::GatewayStatus;
 use crate::ingest::payload;
+use crate::mqtt_tls::Link;
 
 /// Link counters for the status message.
 #[derive(Debug, Default)]
@@ -52,8 +53,8 @@ impl LinkStats {
 pub struct Settings {
     pub gateway: String,
     pub credential: String,
-    pub host: String,
-    pub port: u16,
+    /// The central broker (plaintext or TLS).
+    pub link: Link,
     pub client_id: String,
     pub topic_prefix: String,
     pub keep_alive: Duration,
@@ -137,7 +138,7 @@ impl Session<'_> {
         backoff: &mut Duration,
     ) -> Result<(), String> {
         let s = self.settings;
-        let mut options = MqttOptions::new(&s.client_id, &s.host, s.port);
+        let mut options = s.link.options(&s.client_id);
         options
             .set_keep_alive(s.keep_alive)
             .set_clean_session(true)
@@ -194,7 +195,7 @@ impl Session<'_> {
                 tracing::info!(down_for = ?since.elapsed(), backlog, start_in = ?delay, "连接已恢复 / link to the central broker restored; sending the backlog")
             }
             None => {
-                tracing::info!(broker = %format!("{}:{}", s.host, s.port), backlog, start_in = ?delay, "connected to the central broker")
+                tracing::info!(broker = %s.link, backlog, start_in = ?delay, "connected to the central broker")
             }
         }
         let topic = format!("{}/{}/telemetry", s.topic_prefix, s.gateway);

@@ -94,7 +94,7 @@ impl Gateway {
             .map_err(anyhow::Error::msg)
             .context("gateway devices")?;
         let outbox = Arc::new(Outbox::open(&config.outbox.path, config.outbox.max_readings).await?);
-        let (host, port) = config.host_port().context("broker.url")?;
+        let broker = config.link().map_err(anyhow::Error::msg)?;
         let polls = Arc::new(PollStats::default());
         let link = Arc::new(forwarder::LinkStats::default());
         let clock = Arc::new(clock::Clock::default());
@@ -126,8 +126,7 @@ impl Gateway {
         let settings = forwarder::Settings {
             gateway: config.gateway.code.clone(),
             credential: config.gateway.credential.clone(),
-            host,
-            port,
+            link: broker,
             client_id: config.broker.client_id.clone(),
             topic_prefix: config.broker.topic_prefix.clone(),
             keep_alive: Duration::from_secs(config.broker.keep_alive_s.max(5)),

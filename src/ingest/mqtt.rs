@@ -1,5 +1,6 @@
-//! MQTT ingest: subscribes to `{prefix}/+/telemetry` with QoS 1 on a persistent session
-//! (stable client id, clean_session = false) and manual acks. A message is acknowledged
+//! MQTT ingest: connects over the link built at start-up (plain text or TLS,
+//! [`crate::mqtt_tls`]) and subscribes to `{prefix}/+/telemetry` with QoS 1 on a
+//! persistent session (stable client id, clean_session = false) and manual acks. A message is acknowledged
 //! only after the readings it carries are committed, so a crash between receipt and commit
 //! makes the broker deliver it again; the idempotent writer stores it once. With
 //! `mqtt.shared_group` set, several pvledger processes share the subscription
@@ -25,14 +26,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rumqttc::{
-    AsyncClient, ConnectReturnCode, Event, EventLoop, MqttOptions, Packet, Publish, QoS,
-};
+use rumqttc::{AsyncClient, ConnectReturnCode, Event, EventLoop, Packet, Publish, QoS};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{Ingest, PayloadOutcome};
 use crate::config::MqttConfig;
+use crate::mqtt_tls::Link;
 
 /// The receiver's connection state and backlog, for /readyz and /metrics.
 #[derive(Debug, Default)]
@@ -117,17 +117,16 @@ pub fn filters(config: &MqttConfig) -> [String; 2] {
     ["telemetry", "status"].map(|kind| format!("{share}{}/+/{kind}", config.topic_prefix))
 }
 
-/// Runs MQTT ingest until `shutdown`. Reconnects with exponential backoff and jitter.
+/// Runs MQTT ingest on `link` (the broker of `config.url`, TLS or not) until `shutdown`.
+/// Reconnects with exponential backoff and jitter.
 pub async fn run(
     config: MqttConfig,
+    link: Link,
     ingest: Ingest,
     state: Arc<MqttState>,
     shutdown: CancellationToken,
 ) {
-    let Some((host, port)) = config.host_port() else {
-        return;
-    };
-    let mut options = MqttOptions::new(&config.client_id, &host, port);
+    let mut options = link.options(&config.client_id);
     options
         .set_clean_session(false)
         .set_manual_acks(true)
@@ -144,7 +143,7 @@ pub async fn run(
     let processor = tokio::spawn(process(pub_rx, ack_tx, ingest, config.topic_prefix.clone()));
     let acker = tokio::spawn(acknowledge(ack_rx, client.clone(), state.clone()));
     state.set(MqttState::CONNECTING);
-    let broker = format!("{host}:{port}");
+    let broker = link.to_string();
     let limit = config.max_pending_mb.max(1) << 20;
     drive(
         eventloop,
@@ -378,6 +377,9 @@ mod tests {
             topic_prefix: "pvledger/v1".into(),
             username: String::new(),
             password: String::new(),
+            ca_file: String::new(),
+            client_cert_file: String::new(),
+            client_key_file: String::new(),
             shared_group: String::new(),
             max_pending_mb: 64,
         };

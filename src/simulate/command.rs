@@ -50,16 +50,23 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
     if ledger.stations.is_empty() {
         bail!("the ledger has no stations: import one first (pvledger registry import DIR)");
     }
-    let (host, port) = match config.mqtt.host_port() {
-        Some(hp) => hp,
-        None => {
-            let addr: std::net::SocketAddr = config
-                .mqtt
-                .embedded_listen
-                .parse()
-                .context("mqtt.embedded_listen")?;
-            (addr.ip().to_string(), addr.port())
+    let link = if config.mqtt.url.is_empty() {
+        let addr: std::net::SocketAddr = config
+            .mqtt
+            .embedded_listen
+            .parse()
+            .context("mqtt.embedded_listen")?;
+        crate::mqtt_tls::Link {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            tls: None,
         }
+    } else {
+        // The same link (and TLS files) as the service's receiver.
+        config
+            .mqtt
+            .link()
+            .map_err(|(key, e)| anyhow::anyhow!("configuration key `{key}`: {e}"))?
     };
     let login = match &args.gateways {
         Some(file) => Login::PerGateway(read_credentials(file)?),
@@ -75,15 +82,14 @@ pub async fn run(config: Config, args: SimulateArgs) -> anyhow::Result<()> {
         Some(super::modbus::ModbusFarm::start(&ledger, &config.modbus.profiles_dir).await)
     };
     let target = Target {
-        host: host.clone(),
-        port,
+        link: link.clone(),
         topic_prefix: config.mqtt.topic_prefix.clone(),
         login,
     };
     let token = tokio_util::sync::CancellationToken::new();
     crate::app::cancel_on_signal(token.clone());
     println!(
-        "simulating {} stations to mqtt://{host}:{port} (Ctrl-C to stop)",
+        "simulating {} stations to {link} (Ctrl-C to stop)",
         ledger.stations.len()
     );
     super::publish::run(

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::Utc;
-use rumqttc::{AsyncClient, MqttOptions, QoS};
+use rumqttc::{AsyncClient, QoS};
 use tokio_util::sync::CancellationToken;
 
 use super::World;
@@ -28,8 +28,8 @@ pub enum Login {
 /// Where and how to publish.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub host: String,
-    pub port: u16,
+    /// The broker (plaintext or TLS).
+    pub link: crate::mqtt_tls::Link,
     pub topic_prefix: String,
     pub login: Login,
 }
@@ -53,7 +53,7 @@ impl Clients {
     fn client(&mut self, gateway: &str) -> AsyncClient {
         let t = &self.target;
         let connect = |id: String, user: &str, pass: &str| {
-            let mut o = MqttOptions::new(id, t.host.clone(), t.port);
+            let mut o = t.link.options(&id);
             o.set_keep_alive(Duration::from_secs(30))
                 .set_max_packet_size(4 << 20, 4 << 20);
             if !user.is_empty() {
