@@ -70,6 +70,7 @@ impl Application {
             mode,
             ingest,
             mqtt: Arc::default(),
+            polls: Arc::default(),
             login_limiter: Arc::new(crate::auth::limiter::LoginLimiter::new(config_limit)),
         };
         let (receiver, broker) = receiver_config(&state)?;
@@ -78,6 +79,7 @@ impl Application {
                 &state.store,
                 &state.config.modbus,
                 state.ingest.clone(),
+                state.polls.clone(),
                 shutdown.clone(),
             )
             .await?

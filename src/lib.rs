@@ -21,6 +21,7 @@
 //! - [`audit`]: the append-only audit trail.
 //! - [`auth`]: credential hashing, roles, accounts, browser sessions and login lock-out.
 //! - [`http`]: the JSON API and the session/CSRF layer; [`pages`]: the server-rendered web pages.
+//! - [`metrics`]: the Prometheus text format behind GET /metrics.
 //! - [`app`]: start-up and graceful shutdown; [`cli`]: the command line.
 
 pub mod alerts;
@@ -38,6 +39,7 @@ pub mod http;
 pub mod ingest;
 pub mod ledger;
 pub mod logging;
+pub mod metrics;
 pub mod modbus;
 pub mod mqtt_tls;
 pub mod pages;

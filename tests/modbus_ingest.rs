@@ -82,6 +82,37 @@ async fn polled_devices_reach_the_store(db: TestDb) {
         );
         assert_eq!(latest["status"], "running");
     }
+
+    // /metrics counts the polls by device class, with their durations.
+    let text = reqwest::get(format!("{}/metrics", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for class in ["sunspec", "huawei_sun2000"] {
+        let polls: f64 = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "pvledger_modbus_polls_total{{class=\"{class}\"}} "
+                ))?
+                .parse()
+                .ok()
+            })
+            .unwrap_or_else(|| panic!("no polls of {class} in /metrics:\n{text}"));
+        assert!(polls >= 1.0, "{class}: {polls}");
+        assert!(
+            text.contains(&format!(
+                "pvledger_modbus_poll_seconds_bucket{{class=\"{class}\",le=\"+Inf\"}}"
+            )),
+            "{text}"
+        );
+    }
+    assert!(
+        text.contains("pvledger_modbus_devices{class=\"sunspec\"} 1\n"),
+        "{text}"
+    );
 }
 
 both_backends!(polled_devices_reach_the_store);

@@ -10,6 +10,7 @@ pub(crate) mod gateway;
 mod health;
 mod ingest;
 pub(crate) mod ledger;
+mod metrics;
 mod openapi;
 pub mod session;
 mod settlement;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub mode: TimeSeriesMode,
     pub ingest: Ingest,
     pub mqtt: Arc<MqttState>,
+    /// Outcomes and durations of this process's Modbus polls.
+    pub polls: Arc<crate::modbus::stats::PollStats>,
     /// Login attempts per client address.
     pub login_limiter: Arc<crate::auth::limiter::LoginLimiter>,
 }
@@ -146,7 +149,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics));
     for r in api_routes() {
         router = router.route(r.path, r.handler);
     }

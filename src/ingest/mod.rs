@@ -76,6 +76,7 @@ impl Ingest {
     ) -> Result<(Self, tokio::task::JoinHandle<()>), sqlx::Error> {
         let directory = Directory::load(store.clone()).await?;
         let (tx, rx) = mpsc::channel(config.queue);
+        let stats: Arc<Stats> = Arc::default();
         let limits = BatchLimits {
             max_rows: config.batch_max_rows,
             linger: std::time::Duration::from_millis(config.batch_linger_ms),
@@ -86,17 +87,23 @@ impl Ingest {
             zone,
             limits,
             rx,
+            stats.clone(),
             shutdown,
         ));
         Ok((
             Ingest {
                 tx,
                 directory,
-                stats: Arc::default(),
+                stats,
                 store,
             },
             task,
         ))
+    }
+
+    /// Submissions waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     /// Handles one payload v1 from `gateway` received via `source` (e.g. "mqtt:<topic>").

@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use super::Ingest;
 use crate::config::ModbusConfig;
 use crate::modbus::feed::{Batching, ReadingSink, SinkClosed, forward_batches};
-use crate::modbus::{spawn_pollers, targets_from_devices};
+use crate::modbus::stats::PollStats;
+use crate::modbus::{spawn_pollers_with_stats, targets_from_devices};
 use crate::reading::DeviceReading;
 use crate::store::Store;
 
@@ -26,6 +27,7 @@ pub async fn start(
     store: &Store,
     config: &ModbusConfig,
     ingest: Ingest,
+    stats: std::sync::Arc<PollStats>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Option<JoinHandle<()>>> {
     let mut devices = store.load_ledger().await?.devices;
@@ -51,7 +53,7 @@ pub async fn start(
         "polling modbus devices"
     );
     let (tx, rx) = mpsc::channel(1024);
-    spawn_pollers(targets, tx, shutdown);
+    spawn_pollers_with_stats(targets, tx, stats, shutdown);
     let batching = Batching {
         max: BATCH,
         linger: LINGER,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::payload::RejectReason;
+use crate::metrics::Histogram;
 
 const LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -16,6 +17,9 @@ const LOG_EVERY: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct Stats {
     accepted: AtomicU64,
+    /// Committed writer batches: their durations, and the readings they held.
+    batches: Mutex<Histogram>,
+    batch_rows: AtomicU64,
     refused: Mutex<HashMap<RejectReason, u64>>,
     last_logged: Mutex<HashMap<String, Instant>>,
 }
@@ -30,6 +34,28 @@ pub struct StatsSnapshot {
 impl Stats {
     pub fn accepted(&self, n: usize) {
         self.accepted.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// A committed batch of `rows` readings that took `seconds` (retries included).
+    pub fn batch(&self, rows: usize, seconds: f64) {
+        self.batch_rows.fetch_add(rows as u64, Ordering::Relaxed);
+        self.batches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(seconds);
+    }
+
+    /// Durations of committed batches.
+    pub fn batch_latency(&self) -> Histogram {
+        self.batches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Readings in committed batches (resends included).
+    pub fn batch_rows(&self) -> u64 {
+        self.batch_rows.load(Ordering::Relaxed)
     }
 
     pub fn refused(&self, reason: RejectReason) {

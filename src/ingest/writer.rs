@@ -48,6 +48,7 @@ pub async fn run(
     zone: Tz,
     limits: BatchLimits,
     mut rx: mpsc::Receiver<Submission>,
+    stats: std::sync::Arc<super::Stats>,
     shutdown: CancellationToken,
 ) {
     while let Some(first) = rx.recv().await {
@@ -63,6 +64,7 @@ pub async fn run(
                 _ => break,
             }
         }
+        let started = std::time::Instant::now();
         let written = write_with_retry(&store, &directory, zone, &batch, &shutdown).await;
         let Some(per_submission) = written else {
             tracing::warn!(
@@ -71,6 +73,7 @@ pub async fn run(
             );
             return;
         };
+        stats.batch(rows, started.elapsed().as_secs_f64());
         for (s, inserted) in batch.into_iter().zip(per_submission) {
             // None: this submission alone cannot be stored; its sender is not confirmed.
             if let Some(inserted) = inserted {

@@ -50,7 +50,7 @@ pub fn spawn_pollers_with_stats(
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
     for t in &targets {
-        stats.register(&t.device_code);
+        stats.register(&t.device_code, t.profile.name());
     }
     group_by_endpoint(targets)
         .into_values()
@@ -161,6 +161,7 @@ impl Connection {
             sleep_until(self.devices[index].due).await;
             let device = &mut self.devices[index];
             let code = device.poller.target().device_code.clone();
+            let started = Instant::now();
             match device.poller.poll(active).await {
                 Ok(polled) => {
                     if device.last_error.take().is_some() {
@@ -169,7 +170,7 @@ impl Connection {
                     device.due =
                         next_slot(device.due, device.poller.target().interval, Instant::now());
                     self.mark_up();
-                    self.stats.ok(&code, polled.ts);
+                    self.stats.ok(&code, polled.ts, started.elapsed());
                     let reading = DeviceReading {
                         device_code: code,
                         ts: polled.ts,

@@ -8,9 +8,14 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::Histogram;
+
 /// What happened to one device's polls since the process started.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceCounters {
+    /// The device class: `sunspec` or the vendor profile's name.
+    #[serde(default)]
+    pub class: String,
     pub polls_ok: u64,
     /// Failed polls, including connection attempts that failed while the device was due.
     pub poll_failures: u64,
@@ -24,21 +29,41 @@ pub struct DeviceCounters {
 #[derive(Debug, Default)]
 pub struct PollStats {
     devices: Mutex<BTreeMap<String, DeviceCounters>>,
+    /// Durations of good polls, by device class.
+    latency: Mutex<BTreeMap<String, Histogram>>,
 }
 
 impl PollStats {
-    /// Registers `device` with zero counts, so a device that never answered still shows.
-    pub fn register(&self, device: &str) {
-        self.lock().entry(device.to_owned()).or_default();
+    /// Registers `device` of `class` with zero counts, so a device that never answered
+    /// still shows.
+    pub fn register(&self, device: &str, class: &str) {
+        self.lock().entry(device.to_owned()).or_default().class = class.to_owned();
     }
 
-    /// A good poll of `device` at `at`.
-    pub fn ok(&self, device: &str, at: DateTime<Utc>) {
-        let mut all = self.lock();
-        let c = all.entry(device.to_owned()).or_default();
-        c.polls_ok += 1;
-        c.consecutive_failures = 0;
-        c.last_ok = Some(at);
+    /// A good poll of `device` at `at` that took `took`.
+    pub fn ok(&self, device: &str, at: DateTime<Utc>, took: std::time::Duration) {
+        let class = {
+            let mut all = self.lock();
+            let c = all.entry(device.to_owned()).or_default();
+            c.polls_ok += 1;
+            c.consecutive_failures = 0;
+            c.last_ok = Some(at);
+            c.class.clone()
+        };
+        self.latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(class)
+            .or_default()
+            .observe(took.as_secs_f64());
+    }
+
+    /// Poll durations by device class.
+    pub fn latency(&self) -> BTreeMap<String, Histogram> {
+        self.latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A failed poll of `device`.
@@ -72,7 +97,7 @@ mod tests {
         let stats = PollStats::default();
         stats.failed("INV-1", "timeout");
         stats.failed("INV-1", "timeout");
-        stats.ok("INV-1", Utc::now());
+        stats.ok("INV-1", Utc::now(), std::time::Duration::from_millis(40));
         let c = &stats.snapshot()["INV-1"];
         assert_eq!(
             (c.polls_ok, c.poll_failures, c.consecutive_failures),

@@ -151,3 +151,10 @@ pub async fn rejections_by_gateway<'c, E: sqlx::Executor<'c, Database = Db>>(ex:
     .fetch_all(ex)
     .await
 }
+
+/// Unresolved alerts counted by (severity, status), for /metrics.
+pub async fn unresolved_counts<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT severity, status, COUNT(*) FROM alerts WHERE status <> 'resolved' GROUP BY severity, status ORDER BY severity, status")
+        .fetch_all(ex)
+        .await
+}

@@ -2,6 +2,8 @@
 //! free port (the `spawn_app` pattern).
 #![allow(dead_code)]
 
+pub mod broker;
+pub mod private_pg;
 pub mod web;
 pub mod webdriver;
 
