@@ -71,6 +71,7 @@ impl Application {
             ingest,
             mqtt: Arc::default(),
             login_limiter: Arc::new(crate::auth::limiter::LoginLimiter::new(config_limit)),
+            modbus_units_held: Arc::default(),
         };
         let (receiver, broker) = receiver_config(&state)?;
         let polled = if state.config.modbus.enabled {
@@ -78,6 +79,7 @@ impl Application {
                 &state.store,
                 &state.config.modbus,
                 state.ingest.clone(),
+                state.modbus_units_held.clone(),
                 shutdown.clone(),
             )
             .await?
@@ -116,6 +118,13 @@ impl Application {
     /// The MQTT receiver's connection state.
     pub fn mqtt_state(&self) -> Arc<crate::ingest::mqtt::MqttState> {
         self.state.mqtt.clone()
+    }
+
+    /// Modbus endpoints (host:port) this process holds a lease on and polls now.
+    pub fn modbus_units_held(&self) -> usize {
+        self.state
+            .modbus_units_held
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The embedded MQTT broker's address, when it runs.
