@@ -72,6 +72,7 @@ impl Application {
             mqtt: Arc::default(),
             polls: Arc::default(),
             login_limiter: Arc::new(crate::auth::limiter::LoginLimiter::new(config_limit)),
+            modbus_units_held: Arc::default(),
         };
         let (receiver, broker) = receiver_config(&state)?;
         let polled = if state.config.modbus.enabled {
@@ -80,6 +81,7 @@ impl Application {
                 &state.config.modbus,
                 state.ingest.clone(),
                 state.polls.clone(),
+                state.modbus_units_held.clone(),
                 shutdown.clone(),
             )
             .await?
@@ -118,6 +120,13 @@ impl Application {
     /// The MQTT receiver's connection state.
     pub fn mqtt_state(&self) -> Arc<crate::ingest::mqtt::MqttState> {
         self.state.mqtt.clone()
+    }
+
+    /// Modbus endpoints (host:port) this process holds a lease on and polls now.
+    pub fn modbus_units_held(&self) -> usize {
+        self.state
+            .modbus_units_held
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The embedded MQTT broker's address, when it runs.

@@ -218,6 +218,14 @@ pub struct ModbusConfig {
     /// their readings arrive over MQTT, so this process does not poll them too.
     #[serde(default)]
     pub skip_gateways: Vec<String>,
+    /// This process's name in `modbus_leases.owner`; empty: host name and process id.
+    /// Must differ between processes that share a database.
+    pub node_id: String,
+    /// Seconds a Modbus lease lasts without renewal: how long the devices of a process that
+    /// died stay unpolled, at most (plus `lease_renew_s`).
+    pub lease_ttl_s: u64,
+    /// Seconds between two lease cycles (renew, rebalance, take over run-out leases).
+    pub lease_renew_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -469,6 +477,22 @@ impl Config {
                 "must be at least 1 second".into(),
             ));
         }
+        if self.modbus.lease_renew_s == 0 {
+            return Err(invalid(
+                "modbus.lease_renew_s",
+                "must be at least 1 second".into(),
+            ));
+        }
+        if self.modbus.lease_ttl_s < 2 * self.modbus.lease_renew_s {
+            return Err(invalid(
+                "modbus.lease_ttl_s",
+                format!(
+                    "{} s is less than twice modbus.lease_renew_s ({} s): one late renewal \
+                     would hand the devices to another process (e.g. 45 and 15)",
+                    self.modbus.lease_ttl_s, self.modbus.lease_renew_s
+                ),
+            ));
+        }
         if self.ingest.batch_max_rows == 0 || self.ingest.queue == 0 {
             return Err(invalid(
                 "ingest.batch_max_rows",
@@ -693,6 +717,23 @@ mod tests {
             .to_string();
         assert!(err.contains("`http.lisen`"), "{err}");
         assert!(err.contains("site.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_lease_ttl_shorter_than_two_renewals_is_refused_with_both_values() {
+        let err = Config::load_from(
+            None,
+            env(&[
+                ("PVLEDGER__MODBUS__LEASE_TTL_S", "20"),
+                ("PVLEDGER__MODBUS__LEASE_RENEW_S", "15"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`modbus.lease_ttl_s`"), "{err}");
+        assert!(err.contains("20 s") && err.contains("15 s"), "{err}");
+        let ok = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!((ok.modbus.lease_ttl_s, ok.modbus.lease_renew_s), (45, 15));
     }
 
     #[test]

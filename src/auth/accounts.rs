@@ -108,7 +108,7 @@ pub async fn ensure_admin(store: &Store) -> Result<Option<String>, AccountError>
         return Ok(None);
     }
     let password = random_password();
-    insert(
+    let inserted = insert(
         store,
         "admin",
         Role::Admin,
@@ -116,8 +116,14 @@ pub async fn ensure_admin(store: &Store) -> Result<Option<String>, AccountError>
         &password,
         "system:first-start",
     )
-    .await?;
-    Ok(Some(password))
+    .await;
+    match inserted {
+        Ok(()) => Ok(Some(password)),
+        // Several processes started at once on a new database (issue 7): another one
+        // created the administrator between the count and the insert, and printed it.
+        Err(_) if dispatch!(store, accounts::count_users())? > 0 => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Adds a user with a fresh random password, which is returned (to print once).

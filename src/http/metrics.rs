@@ -216,6 +216,18 @@ fn modbus(e: &mut Exposition, state: &AppState) {
         }
     }
     e.family(
+        "pvledger_modbus_endpoints_held",
+        Kind::Gauge,
+        "Modbus endpoints (host:port) whose lease this process holds.",
+    )
+    .sample(
+        "pvledger_modbus_endpoints_held",
+        &[],
+        state
+            .modbus_units_held
+            .load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
+    e.family(
         "pvledger_modbus_poll_seconds",
         Kind::Histogram,
         "Duration of good polls, by class.",

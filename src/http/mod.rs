@@ -39,6 +39,8 @@ pub struct AppState {
     pub polls: Arc<crate::modbus::stats::PollStats>,
     /// Login attempts per client address.
     pub login_limiter: Arc<crate::auth::limiter::LoginLimiter>,
+    /// Modbus endpoints (host:port) this process holds a lease on and polls (for /metrics).
+    pub modbus_units_held: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AppState {

@@ -1,6 +1,10 @@
 //! Modbus polling feeds ingest: the ledger's modbus devices are polled (crate::modbus),
-//! and their readings are forwarded to the writer in small batches.
+//! and their readings are forwarded to the writer in small batches. Which endpoints this
+//! process polls is decided by leases shared with the other processes on the database
+//! (`modbus::lease_keeper`); a process on its own holds them all.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -10,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use super::Ingest;
 use crate::config::ModbusConfig;
 use crate::modbus::feed::{Batching, ReadingSink, SinkClosed, forward_batches};
+use crate::modbus::lease_keeper::{self, LeaseSettings};
 use crate::modbus::stats::PollStats;
-use crate::modbus::{spawn_pollers_with_stats, targets_from_devices};
+use crate::modbus::targets_from_devices;
 use crate::reading::DeviceReading;
 use crate::store::Store;
 
@@ -20,14 +25,16 @@ const BATCH: usize = 500;
 /// How long the forwarder waits to fill a batch.
 const LINGER: Duration = Duration::from_millis(200);
 
-/// Starts pollers for the ledger's modbus devices and the forwarder into ingest. The
-/// forwarder ends once every poller has stopped (on `shutdown`), after handing over what
-/// it holds.
+/// Starts the lease keeper (which polls the ledger's modbus devices this process holds a
+/// lease on) and the forwarder into ingest; `held` counts the held endpoints. The returned
+/// task ends after `shutdown`, once the keeper has stopped its pollers and released its
+/// leases and the forwarder has handed over what it holds.
 pub async fn start(
     store: &Store,
     config: &ModbusConfig,
     ingest: Ingest,
-    stats: std::sync::Arc<PollStats>,
+    stats: Arc<PollStats>,
+    held: Arc<AtomicUsize>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Option<JoinHandle<()>>> {
     let mut devices = store.load_ledger().await?.devices;
@@ -52,13 +59,28 @@ pub async fn start(
         interval_s = config.interval_s,
         "polling modbus devices"
     );
+    let node_id = if config.node_id.is_empty() {
+        lease_keeper::default_node_id()
+    } else {
+        config.node_id.clone()
+    };
+    let settings = LeaseSettings {
+        node_id,
+        ttl: Duration::from_secs(config.lease_ttl_s),
+        renew: Duration::from_secs(config.lease_renew_s),
+    };
     let (tx, rx) = mpsc::channel(1024);
-    spawn_pollers_with_stats(targets, tx, stats, shutdown);
+    let keeper = lease_keeper::spawn(store.clone(), settings, targets, tx, stats, held, shutdown);
     let batching = Batching {
         max: BATCH,
         linger: LINGER,
     };
-    Ok(Some(tokio::spawn(forward_batches(rx, ingest, batching))))
+    // The keeper and its pollers hold the only senders: the forwarder ends after them.
+    let forwarder = tokio::spawn(forward_batches(rx, ingest, batching));
+    Ok(Some(tokio::spawn(async move {
+        let _ = keeper.await;
+        let _ = forwarder.await;
+    })))
 }
 
 /// Polled readings go to the writer; a batch is accepted once committed.

@@ -24,6 +24,8 @@
 //! - [`link`]: one connection, every call under a timeout; [`device`]: one device's poll
 //!   (SunSpec discovery or profile), [`health`]: blocks disabled after repeated 0x02.
 //! - [`poller`]: [`spawn_pollers`], one task per `host:port`; [`backoff`]: retry delays.
+//! - [`lease`] (pure) / [`lease_keeper`]: several service processes on one database divide
+//!   the endpoints by leases; the keeper starts and stops each endpoint's task.
 //! - [`stats`]: poll outcomes per device; [`feed`]: batches of readings to a sink (the
 //!   service's ingest or the edge gateway's outbox).
 //! - [`probe`] / [`probe_report`]: `pvledger modbus probe` for commissioning.
@@ -39,6 +41,7 @@
 pub mod backoff;
 pub mod block;
 pub mod health;
+pub mod lease;
 pub mod probe_report;
 pub mod profile;
 pub mod sunspec;
@@ -46,6 +49,7 @@ pub mod words;
 
 // I/O: connections, pollers, the probe command, the simulator.
 pub mod device;
+pub mod lease_keeper;
 pub mod link;
 pub mod poller;
 pub mod probe;

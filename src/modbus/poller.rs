@@ -49,16 +49,26 @@ pub fn spawn_pollers_with_stats(
     stats: Arc<PollStats>,
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    for t in &targets {
-        stats.register(&t.device_code, t.profile.name());
-    }
     group_by_endpoint(targets)
         .into_values()
-        .map(|group| {
-            let connection = Connection::new(group, stats.clone());
-            tokio::spawn(connection.run(sink.clone(), shutdown.clone()))
-        })
+        .map(|group| spawn_connection(group, sink.clone(), stats.clone(), shutdown.clone()))
         .collect()
+}
+
+/// Starts the task of one endpoint: `group` are the targets behind one `host:port` (one
+/// value of [`group_by_endpoint`]). It runs until `shutdown`; cancelling that token stops
+/// this endpoint alone (how the lease keeper hands an endpoint to another process).
+pub fn spawn_connection(
+    group: Vec<PollTarget>,
+    sink: mpsc::Sender<DeviceReading>,
+    stats: Arc<PollStats>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    for t in &group {
+        stats.register(&t.device_code, t.profile.name());
+    }
+    let connection = Connection::new(group, stats);
+    tokio::spawn(connection.run(sink, shutdown))
 }
 
 /// Targets grouped by `host:port`, in a stable order.

@@ -94,6 +94,9 @@ struct SimState {
     hang: AtomicBool,
     busy_replies: AtomicU32,
     connections: AtomicU32,
+    /// Connections open now, and the most ever open at once.
+    open: AtomicU32,
+    peak_open: AtomicU32,
     requests: Mutex<HashMap<(u8, RegisterKind, u16), u32>>,
 }
 
@@ -132,7 +135,14 @@ impl SimState {
     }
 }
 
+/// One connection's service; it lives as long as the connection.
 struct SimService(Arc<SimState>);
+
+impl Drop for SimService {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl tokio_modbus::server::Service for SimService {
     type Request = SlaveRequest<'static>;
@@ -204,6 +214,17 @@ impl SimServer {
         self.state.connections.load(Ordering::SeqCst)
     }
 
+    /// Client connections open now.
+    pub fn open_connections(&self) -> u32 {
+        self.state.open.load(Ordering::SeqCst)
+    }
+
+    /// The most client connections that were ever open at the same time: 1 when only one
+    /// poller at a time talked to this device.
+    pub fn peak_open_connections(&self) -> u32 {
+        self.state.peak_open.load(Ordering::SeqCst)
+    }
+
     /// Read requests received for `unit`, `kind`, starting `address` (answered or not).
     pub fn requests_at(&self, unit: u8, kind: RegisterKind, address: u16) -> u32 {
         self.state
@@ -243,6 +264,8 @@ fn spawn_server(listener: TcpListener, state: Arc<SimState>) -> JoinHandle<()> {
         let server = Server::new(listener);
         let new_service = |_peer: SocketAddr| {
             state.connections.fetch_add(1, Ordering::SeqCst);
+            let open = state.open.fetch_add(1, Ordering::SeqCst) + 1;
+            state.peak_open.fetch_max(open, Ordering::SeqCst);
             Ok(Some(SimService(state.clone())))
         };
         let on_connected = |stream, peer| {

@@ -40,6 +40,11 @@ impl PollStats {
         self.lock().entry(device.to_owned()).or_default().class = class.to_owned();
     }
 
+    /// Drops `device` (another process polls it now).
+    pub fn forget(&self, device: &str) {
+        self.lock().remove(device);
+    }
+
     /// A good poll of `device` at `at` that took `took`.
     pub fn ok(&self, device: &str, at: DateTime<Utc>, took: std::time::Duration) {
         let class = {

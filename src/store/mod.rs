@@ -10,6 +10,7 @@
 mod assess_packed;
 mod dec;
 mod gateway;
+mod leases;
 pub mod telemetry;
 pub use gateway::GatewayStatusRow;
 pub mod timescale;
@@ -216,6 +217,16 @@ pub mod pg {
         use super::Db;
         include!("alerts_sql.rs");
     }
+    pub mod leases {
+        use super::Db;
+        /// The database's clock: the statement's transaction start.
+        const NOW: &str = "now()";
+        /// `NOW` plus the milliseconds bound to `param`.
+        fn later(param: &str) -> String {
+            format!("(now() + {param}::bigint * interval '1 millisecond')")
+        }
+        include!("leases_sql.rs");
+    }
 }
 
 /// The SQLite copy of the shared queries.
@@ -261,6 +272,17 @@ pub mod lite {
     pub mod alerts {
         use super::Db;
         include!("alerts_sql.rs");
+    }
+    pub mod leases {
+        use super::Db;
+        /// The database's clock in Unix ms (julianday works on every SQLite version; 'now'
+        /// is the same throughout one statement).
+        const NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+        /// `NOW` plus the milliseconds bound to `param`.
+        fn later(param: &str) -> String {
+            format!("({NOW} + {param})")
+        }
+        include!("leases_sql.rs");
     }
 }
 
