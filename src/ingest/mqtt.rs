@@ -44,6 +44,9 @@ pub struct MqttState {
     pending_messages: AtomicUsize,
     shed: AtomicU64,
     reconnects: AtomicU64,
+    /// Set when a message could not be committed: only a new connection makes the broker
+    /// send an unacknowledged message again.
+    redeliver: std::sync::atomic::AtomicBool,
 }
 
 impl MqttState {
@@ -103,6 +106,9 @@ struct Received {
     epoch: u64,
     size: usize,
 }
+
+/// The shortest time between two reconnections made to have an uncommitted message resent.
+const REDELIVER_EVERY: Duration = Duration::from_secs(10);
 
 /// Confirmations waiting to be acked.
 const PIPELINE: usize = 1024;
@@ -185,6 +191,7 @@ async fn drive(
     let mut connected_once = false;
     // Set when messages were shed: reconnect once the backlog has room, to get them again.
     let mut shed_since_connect = 0u64;
+    let mut last_forced: Option<tokio::time::Instant> = None;
     loop {
         let event = tokio::select! {
             e = eventloop.poll() => e,
@@ -268,6 +275,20 @@ async fn drive(
                 continue;
             }
         }
+        // A message the writer could not commit is sent again only on a new connection; at
+        // most every REDELIVER_EVERY, so that a message that always fails cannot make the
+        // receiver reconnect in a loop.
+        if state.redeliver.load(Ordering::Relaxed)
+            && last_forced.is_none_or(|t| t.elapsed() >= REDELIVER_EVERY)
+        {
+            state.redeliver.store(false, Ordering::Relaxed);
+            last_forced = Some(tokio::time::Instant::now());
+            tracing::warn!(
+                "a message could not be stored; reconnecting so that the broker sends it again"
+            );
+            let _ = client.try_disconnect();
+            continue;
+        }
         if shed_since_connect > 0 && state.pending_bytes() <= inbox.limit / 2 {
             tracing::info!(
                 shed = shed_since_connect,
@@ -336,7 +357,11 @@ async fn acknowledge(
         // No outcome means the writer could not commit this message: do not ack it, so
         // that the broker delivers it again to the next session. A message from an
         // earlier connection is not acked either: the broker has sent it again.
-        if !committed || received.epoch != state.epoch.load(Ordering::SeqCst) {
+        if !committed {
+            state.redeliver.store(true, Ordering::Relaxed);
+            continue;
+        }
+        if received.epoch != state.epoch.load(Ordering::SeqCst) {
             continue;
         }
         if let Err(e) = client.ack(&received.publish).await {

@@ -37,6 +37,7 @@ pub async fn recompute(
     }
     let mut ids: Vec<i64> = touched.keys().copied().collect();
     ids.sort_unstable();
+    dispatch_tx!(&mut *tx, telemetry::lock_devices(&ids))?;
     let mut spans: Vec<DeviceSpan> = ids
         .iter()
         .map(|id| DeviceSpan {

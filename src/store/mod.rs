@@ -188,6 +188,24 @@ pub mod pg {
     pub mod telemetry {
         use super::Db;
         include!("telemetry_sql.rs");
+
+        /// Serialises rollup recomputation per device across processes sharing one database
+        /// (shared MQTT ingest): a transaction-scoped advisory lock per device, taken in
+        /// device order (no deadlock between two batches), held until commit. Without it two
+        /// processes could recompute one device's hour concurrently, each blind to the other's
+        /// uncommitted readings: a duplicate-key failure, or a rollup missing readings.
+        pub async fn lock_devices(conn: &mut Conn, device_ids: &[i64]) -> Result<(), sqlx::Error> {
+            // The two-key form keeps pvledger's locks apart from other users of the
+            // advisory-lock space (sqlx's migration lock among them).
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(7301, (d % 2147483647)::int4) \
+                 FROM (SELECT d FROM unnest($1::bigint[]) AS d ORDER BY d) AS s",
+            )
+            .bind(device_ids)
+            .execute(conn)
+            .await
+            .map(drop)
+        }
     }
     pub mod grid {
         use super::Db;
@@ -244,6 +262,15 @@ pub mod lite {
     pub mod telemetry {
         use super::Db;
         include!("telemetry_sql.rs");
+
+        /// SQLite lets one writer at a time into the database: a batch's transaction holds
+        /// the write lock from its first insert, so recomputations never overlap.
+        pub async fn lock_devices(
+            _conn: &mut Conn,
+            _device_ids: &[i64],
+        ) -> Result<(), sqlx::Error> {
+            Ok(())
+        }
     }
     pub mod grid {
         use super::Db;

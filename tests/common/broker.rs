@@ -36,8 +36,14 @@ impl PrivateBroker {
             &conf,
             format!(
                 "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n\
-                 persistence true\npersistence_location {}/\n",
-                dir.path().display()
+                 persistence true\npersistence_location {}/\n{}",
+                dir.path().display(),
+                // PVLEDGER_TEST_BROKER_LOG=1: every packet in the broker's log, for debugging.
+                if std::env::var_os("PVLEDGER_TEST_BROKER_LOG").is_some() {
+                    "log_type all\n"
+                } else {
+                    ""
+                }
             ),
         )
         .unwrap();
