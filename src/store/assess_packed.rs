@@ -1,9 +1,9 @@
 //! The assessment's bulk read of daily rollups, one row per device with the period's
 //! values packed, because decoding millions of rows one at a time through the driver was
 //! most of a province assessment's time (about 4 µs a row on SQLite, 2-3 µs on
-//! PostgreSQL). PostgreSQL packs each device's days into one `bytea` of fixed-width binary
-//! records; SQLite has no binary output of a REAL, so each device's days come as one text,
-//! parsed here. Shares of the devices are read over several connections at once.
+//! PostgreSQL). PostgreSQL streams the rows as a binary `COPY`, parsed here; SQLite has no
+//! binary output of a REAL, so each device's days come as one text, parsed here. Shares of
+//! the devices are read over several connections at once.
 //! The row-at-a-time read (`assess_sql.rs::daily_rows`) stays as the reference the tests
 //! compare this with.
 
@@ -89,13 +89,11 @@ impl Store {
     }
 }
 
-/// Bytes of one day in PostgreSQL's packed record, see [`read_pg`].
-const PG_RECORD: usize = 33;
-
-/// One query's devices on PostgreSQL: one `bytea` per device, a fixed-width binary record
-/// per day built by the server's own binary output functions (`int4send`, `float8send`:
-/// big-endian, every bit of a float). Typed arrays (`array_agg`) cost the client a decode
-/// call per element, 26 million for a province year, which was most of the read.
+/// One query's devices on PostgreSQL: the plain rows as a binary `COPY`, parsed here. The
+/// server only scans and writes each column's binary form (every bit of a float); packing
+/// per device on the server (`array_agg`, or `string_agg` of `float8send` records) cost
+/// it two to three times as much per row, and typed arrays cost the client a decode call
+/// per element, 26 million for a province year.
 async fn read_pg(
     pool: &PgPool,
     device_ids: &[i64],
@@ -103,76 +101,187 @@ async fn read_pg(
     to: NaiveDate,
     out: &mut Vec<DeviceRows>,
 ) -> Result<(), sqlx::Error> {
-    // Record: day − from (int4), energy_kwh (float8), samples (int4), irradiation known
-    // (one byte, 0 or 1) and its value (float8, zero when unknown), data_hours (int4),
-    // producing_hours (int4). One index range scan per device: with `device_id = ANY($1)
-    // ... GROUP BY` and no planner statistics yet (a freshly loaded table) PostgreSQL chose a
-    // lossy bitmap scan rechecking every row against the whole id list, then hashed.
-    let rows: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
-        "SELECT d.id, (
-             SELECT string_agg(
-                        int4send(day - $2) || float8send(energy_kwh) || int4send(samples)
-                        || CASE WHEN irradiation_kwh_m2 IS NULL
-                                THEN '\\x000000000000000000'::bytea
-                                ELSE '\\x01'::bytea || float8send(irradiation_kwh_m2) END
-                        || int4send(data_hours) || int4send(producing_hours), ''::bytea)
-             FROM energy_daily
-             WHERE device_id = d.id AND day >= $2 AND day <= $3)
-         FROM unnest($1::bigint[]) AS d(id)",
-    )
-    .bind(device_ids)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
-    // A device without rows in the period reads NULL (and is left out, as SQLite leaves it).
-    for (device_id, packed) in rows.into_iter().filter_map(|(id, p)| Some((id, p?))) {
-        let mut rows = Vec::with_capacity(packed.len() / PG_RECORD);
-        unpack_pg(device_id, &packed, &days, &mut rows)?;
-        out.push((device_id, rows));
+    use sqlx::postgres::PgPoolCopyExt;
+    // COPY takes no bind parameters: the ids are integers and the dates ISO dates, written
+    // here by Rust's formatting, never text from outside.
+    let mut ids = String::with_capacity(device_ids.len() * 8);
+    for (i, id) in device_ids.iter().enumerate() {
+        if i > 0 {
+            ids.push(',');
+        }
+        ids.push_str(&id.to_string());
     }
+    let statement = format!(
+        "COPY (SELECT device_id, day - DATE '{from}', energy_kwh, samples, irradiation_kwh_m2,
+                      data_hours, producing_hours
+               FROM energy_daily
+               WHERE device_id = ANY('{{{ids}}}'::bigint[])
+                 AND day >= DATE '{from}' AND day <= DATE '{to}')
+         TO STDOUT WITH (FORMAT binary)"
+    );
+    let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+    let mut parser = CopyParser::default();
+    let mut devices = Devices::default();
+    let mut stream = pool.copy_out_raw(&statement).await?;
+    while let Some(chunk) =
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
+    {
+        parser.feed(&chunk?, &days, |row| devices.push(row))?;
+    }
+    if !parser.finished {
+        return Err(sqlx::Error::Decode(
+            "COPY of energy_daily ended early".into(),
+        ));
+    }
+    out.extend(devices.finish());
     Ok(())
 }
 
-/// Parses one device's PostgreSQL records (see [`read_pg`]); `days[i]` is the period's
-/// i-th day.
-fn unpack_pg(
-    device_id: i64,
-    packed: &[u8],
-    days: &[NaiveDate],
-    out: &mut Vec<AssessDayRow>,
-) -> Result<(), sqlx::Error> {
-    let bad = |what: &str| {
-        sqlx::Error::Decode(format!("energy_daily of device {device_id}: bad {what}").into())
-    };
-    if packed.len() % PG_RECORD != 0 {
-        return Err(bad("record length"));
+/// Rows gathered per device (a device's rows come together, in key order, as a rule).
+#[derive(Default)]
+struct Devices {
+    current: Option<DeviceRows>,
+    done: std::collections::HashMap<i64, Vec<AssessDayRow>>,
+}
+
+impl Devices {
+    fn push(&mut self, row: AssessDayRow) {
+        match &mut self.current {
+            Some((id, rows)) if *id == row.device_id => rows.push(row),
+            _ => {
+                if let Some((id, rows)) = self.current.take() {
+                    self.done.entry(id).or_default().extend(rows);
+                }
+                self.current = Some((row.device_id, vec![row]));
+            }
+        }
     }
-    let i32_at =
-        |r: &[u8], at: usize| i32::from_be_bytes(r[at..at + 4].try_into().expect("four bytes"));
-    let f64_at =
-        |r: &[u8], at: usize| f64::from_be_bytes(r[at..at + 8].try_into().expect("eight bytes"));
-    for r in packed.chunks_exact(PG_RECORD) {
-        let day = usize::try_from(i32_at(r, 0))
-            .ok()
-            .and_then(|i| days.get(i))
-            .ok_or_else(|| bad("day"))?;
-        out.push(AssessDayRow {
-            device_id,
-            day: *day,
-            energy_kwh: f64_at(r, 4),
-            samples: i32_at(r, 12),
-            irradiation_kwh_m2: match r[16] {
-                0 => None,
-                1 => Some(f64_at(r, 17)),
-                _ => return Err(bad("irradiation flag")),
-            },
-            data_hours: i32_at(r, 25),
-            producing_hours: i32_at(r, 29),
-        });
+
+    fn finish(mut self) -> impl Iterator<Item = DeviceRows> {
+        if let Some((id, rows)) = self.current.take() {
+            self.done.entry(id).or_default().extend(rows);
+        }
+        self.done.into_iter()
     }
-    Ok(())
+}
+
+/// PostgreSQL's binary COPY format: a signature, flags and a header extension, then per
+/// row a field count and per field a length (−1 for NULL) and the value, big-endian; a
+/// field count of −1 ends the data.
+#[derive(Default)]
+struct CopyParser {
+    buf: Vec<u8>,
+    header_done: bool,
+    finished: bool,
+}
+
+const COPY_SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
+
+impl CopyParser {
+    /// Takes the next piece of the stream (pieces may split anywhere) and hands every
+    /// complete row to `row`; `days[i]` is the period's i-th day.
+    fn feed(
+        &mut self,
+        piece: &[u8],
+        days: &[NaiveDate],
+        mut row: impl FnMut(AssessDayRow),
+    ) -> Result<(), sqlx::Error> {
+        let bad =
+            |what: &str| sqlx::Error::Decode(format!("COPY of energy_daily: bad {what}").into());
+        self.buf.extend_from_slice(piece);
+        let b = &self.buf;
+        let mut at = 0;
+        if !self.header_done {
+            if b.len() < 19 {
+                return Ok(());
+            }
+            if &b[..11] != COPY_SIGNATURE {
+                return Err(bad("signature"));
+            }
+            let ext = i32::from_be_bytes(b[15..19].try_into().expect("four bytes"));
+            let ext = usize::try_from(ext).map_err(|_| bad("header"))?;
+            if b.len() < 19 + ext {
+                return Ok(());
+            }
+            at = 19 + ext;
+            self.header_done = true;
+        }
+        while !self.finished {
+            let Some((next, fields)) = tuple(b, at) else {
+                break;
+            };
+            match fields {
+                None => self.finished = true,
+                Some(f) => {
+                    let int = |i: usize| -> Result<i32, sqlx::Error> {
+                        let v: [u8; 4] = f[i]
+                            .ok_or_else(|| bad("NULL"))?
+                            .try_into()
+                            .map_err(|_| bad("int4"))?;
+                        Ok(i32::from_be_bytes(v))
+                    };
+                    let float = |v: &[u8]| -> Result<f64, sqlx::Error> {
+                        Ok(f64::from_be_bytes(v.try_into().map_err(|_| bad("float8"))?))
+                    };
+                    let id: [u8; 8] = f[0]
+                        .ok_or_else(|| bad("NULL"))?
+                        .try_into()
+                        .map_err(|_| bad("int8"))?;
+                    let day = usize::try_from(int(1)?)
+                        .ok()
+                        .and_then(|i| days.get(i))
+                        .ok_or_else(|| bad("day"))?;
+                    row(AssessDayRow {
+                        device_id: i64::from_be_bytes(id),
+                        day: *day,
+                        energy_kwh: float(f[2].ok_or_else(|| bad("NULL"))?)?,
+                        samples: int(3)?,
+                        irradiation_kwh_m2: f[4].map(float).transpose()?,
+                        data_hours: int(5)?,
+                        producing_hours: int(6)?,
+                    });
+                }
+            }
+            at = next;
+        }
+        self.buf.drain(..at);
+        Ok(())
+    }
+}
+
+/// One binary COPY row's seven fields, `None` for NULL.
+type Fields<'a> = [Option<&'a [u8]>; 7];
+
+/// The row starting at `at` if it is complete: where the next starts and its fields
+/// (`None` for the end marker). A row of another width is reported as seven NULLs, which
+/// the caller rejects.
+fn tuple(b: &[u8], at: usize) -> Option<(usize, Option<Fields<'_>>)> {
+    let count = i16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?);
+    let mut at = at + 2;
+    if count == -1 {
+        return Some((at, None));
+    }
+    let mut fields: Fields<'_> = [None; 7];
+    let mut slots = fields.iter_mut();
+    for _ in 0..usize::try_from(count).unwrap_or(0) {
+        let len = i32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?);
+        at += 4;
+        let value = match usize::try_from(len) {
+            Ok(len) => {
+                let v = b.get(at..at + len)?;
+                at += len;
+                Some(v)
+            }
+            Err(_) => None,
+        };
+        if let Some(slot) = slots.next() {
+            *slot = value;
+        }
+    }
+    if count != 7 {
+        fields = [None; 7];
+    }
+    Some((at, Some(fields)))
 }
 
 /// One query's devices on SQLite, which has no arrays: one text per device, parsed here.
@@ -272,38 +381,67 @@ mod tests {
     use super::*;
 
     #[test]
-    fn packed_postgres_records_unpack_into_their_rows_bit_for_bit() {
+    fn a_binary_copy_parses_into_its_rows_whatever_the_pieces() {
         let first = NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
         let days: Vec<NaiveDate> = first.iter_days().take(3).collect();
-        let record = |day: i32, e: f64, samples: i32, irr: Option<f64>, data: i32, prod: i32| {
-            let mut r = Vec::new();
-            r.extend(day.to_be_bytes());
-            r.extend(e.to_be_bytes());
-            r.extend(samples.to_be_bytes());
-            r.push(u8::from(irr.is_some()));
-            r.extend(irr.unwrap_or(0.0).to_be_bytes());
-            r.extend(data.to_be_bytes());
-            r.extend(prod.to_be_bytes());
-            assert_eq!(r.len(), PG_RECORD);
-            r
+        let mut copy = COPY_SIGNATURE.to_vec();
+        copy.extend(0i32.to_be_bytes()); // flags
+        copy.extend(2i32.to_be_bytes()); // a header extension, skipped
+        copy.extend([9, 9]);
+        let field = |copy: &mut Vec<u8>, v: Option<&[u8]>| match v {
+            None => copy.extend((-1i32).to_be_bytes()),
+            Some(v) => {
+                copy.extend((v.len() as i32).to_be_bytes());
+                copy.extend(v);
+            }
         };
-        let mut packed = record(2, 0.1 + 0.2, 288, None, 16_777_215, -1);
-        packed.extend(record(0, 12.5, 3, Some(0.25), 1, 0));
-        let mut out = Vec::new();
-        unpack_pg(7, &packed, &days, &mut out).unwrap();
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0].day, days[2]);
-        assert_eq!(out[0].energy_kwh.to_bits(), (0.1f64 + 0.2).to_bits());
-        assert_eq!(out[0].irradiation_kwh_m2, None);
-        assert_eq!((out[0].samples, out[0].data_hours), (288, 16_777_215));
-        assert_eq!(out[0].producing_hours, -1);
-        assert_eq!(out[1].day, days[0]);
-        assert_eq!(out[1].irradiation_kwh_m2, Some(0.25));
-        assert_eq!(out[1].device_id, 7);
-
-        let err = unpack_pg(7, &record(3, 1.0, 1, None, 0, 0), &days, &mut out).unwrap_err();
-        assert!(err.to_string().contains("device 7"), "{err}");
-        assert!(unpack_pg(7, &packed[1..], &days, &mut out).is_err());
+        let e = 0.1f64 + 0.2;
+        type Row = (i64, i32, f64, i32, Option<f64>, i32, i32);
+        let rows: [Row; 2] = [
+            (7, 2, e, 288, None, 16_777_215, -1),
+            (8, 0, 12.5, 3, Some(0.25), 1, 0),
+        ];
+        for (id, day, kwh, samples, irr, data, producing) in rows {
+            copy.extend(7i16.to_be_bytes());
+            field(&mut copy, Some(&id.to_be_bytes()));
+            field(&mut copy, Some(&day.to_be_bytes()));
+            field(&mut copy, Some(&kwh.to_be_bytes()));
+            field(&mut copy, Some(&samples.to_be_bytes()));
+            field(
+                &mut copy,
+                irr.map(f64::to_be_bytes).as_ref().map(|v| &v[..]),
+            );
+            field(&mut copy, Some(&data.to_be_bytes()));
+            field(&mut copy, Some(&producing.to_be_bytes()));
+        }
+        copy.extend((-1i16).to_be_bytes());
+        for piece in [1, 5, 64, copy.len()] {
+            let mut parser = CopyParser::default();
+            let mut out = Vec::new();
+            for part in copy.chunks(piece) {
+                parser.feed(part, &days, |r| out.push(r)).unwrap();
+            }
+            assert!(parser.finished);
+            assert_eq!(out.len(), 2, "pieces of {piece}");
+            assert_eq!((out[0].device_id, out[0].day), (7, days[2]));
+            assert_eq!(out[0].energy_kwh.to_bits(), e.to_bits());
+            assert_eq!(out[0].irradiation_kwh_m2, None);
+            assert_eq!((out[0].samples, out[0].data_hours), (288, 16_777_215));
+            assert_eq!(out[0].producing_hours, -1);
+            assert_eq!((out[1].device_id, out[1].day), (8, days[0]));
+            assert_eq!(out[1].irradiation_kwh_m2, Some(0.25));
+        }
+        // A day outside the period, a NULL energy: errors, not wrong rows.
+        let mut parser = CopyParser::default();
+        let bad_day = [&copy[..19 + 2], &7i16.to_be_bytes()[..]].concat();
+        parser.feed(&bad_day, &days, |_| ()).unwrap();
+        let mut row = Vec::new();
+        field(&mut row, Some(&1i64.to_be_bytes()));
+        field(&mut row, Some(&9i32.to_be_bytes()));
+        for _ in 0..5 {
+            field(&mut row, None);
+        }
+        assert!(parser.feed(&row, &days, |_| ()).is_err());
     }
 
     #[test]
