@@ -6,6 +6,7 @@
 //! Synthetic: one county of 100 townships of 60 stations spread over 3° × 3° of Shanxi
 //! (so the sky is worked out for a few hundred cells), shared day-to-day weather, and one
 //! station in twenty with a fault (a weak inverter, a silent month, or a low yield).
+//! `ASSESS_BENCH_DUMP=DIR` also writes the reports as JSON (see `bench`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -199,6 +200,18 @@ async fn bench(backend: &str, url: &str, dir: &Path) -> Vec<(String, f64)> {
         let step = format!("{backend}: assess a year, {attempt} run ({flagged} stations flagged)");
         eprintln!("{step}: {secs:.3} s");
         out.push((step, secs));
+    }
+    // ASSESS_BENCH_DUMP=DIR writes the year's report and a half year's (whose degradation
+    // reaches back into the data) as JSON, so a change can be checked for identical results.
+    if let Some(dir) = std::env::var_os("ASSESS_BENCH_DUMP") {
+        let half = NaiveDate::from_ymd_opt(YEAR, 7, 1).unwrap();
+        for (name, from) in [("year", from), ("half", half)] {
+            let report = pvledger::assess::run(&store, &config, from, to, Some(COUNTY))
+                .await
+                .unwrap();
+            let path = Path::new(&dir).join(format!("{backend}-{name}.json"));
+            std::fs::write(&path, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
+        }
     }
     store.close().await;
     out

@@ -109,7 +109,30 @@ pub fn assess(
     period: &Period,
     c: &AssessmentConfig,
 ) -> Vec<StationAssessment> {
-    // The year before the period is only needed (for degradation) where data reaches back.
+    let days = sky_days(stations, period);
+    let started = std::time::Instant::now();
+    let sky = Sky::prepare(
+        &orientations(stations),
+        &days,
+        period.zone,
+        c.daylight_elevation_deg,
+    );
+    tracing::debug!(
+        days = days.len(),
+        sky_s = started.elapsed().as_secs_f64(),
+        "sky prepared"
+    );
+    assess_with_sky(stations, period, c, &sky)
+}
+
+/// The orientations of the stations that have one: what the sky is prepared for.
+pub fn orientations(stations: &[StationInput]) -> Vec<Orientation> {
+    stations.iter().filter_map(|s| s.orientation).collect()
+}
+
+/// The days an assessment needs the sky for: the period, and the year before it (for
+/// degradation) only where the data reaches back.
+pub fn sky_days(stations: &[StationInput], period: &Period) -> Vec<NaiveDate> {
     let lookback = stations.iter().any(|s| {
         s.inverters
             .iter()
@@ -120,16 +143,18 @@ pub fn assess(
     } else {
         period.from
     };
-    let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= period.to).collect();
-    let orientations: Vec<Orientation> = stations.iter().filter_map(|s| s.orientation).collect();
-    let started = std::time::Instant::now();
-    let sky = Sky::prepare(&orientations, &days, period.zone, c.daylight_elevation_deg);
-    tracing::debug!(
-        days = days.len(),
-        sky_s = started.elapsed().as_secs_f64(),
-        "sky prepared"
-    );
-    let mut partials = per_station(stations, period, c, &sky);
+    first.iter_days().take_while(|d| *d <= period.to).collect()
+}
+
+/// [`assess`] with the sky already prepared for [`orientations`] over [`sky_days`] (the
+/// assessment's I/O works it out while reading the rollups).
+pub fn assess_with_sky(
+    stations: &[StationInput],
+    period: &Period,
+    c: &AssessmentConfig,
+    sky: &Sky,
+) -> Vec<StationAssessment> {
+    let mut partials = per_station(stations, period, c, sky);
     let medians = daily_medians(
         partials.iter().zip(stations).flat_map(|(p, s)| {
             p.complete
@@ -224,6 +249,7 @@ fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &Sky) -
         .orientation
         .and_then(|o| Site::new(o.latitude, o.longitude).ok());
     let climate = Climate::default();
+    let station_sky = s.orientation.map(|o| sky.station(&o));
 
     let mut day = lookback;
     while day <= period.to {
@@ -233,7 +259,7 @@ fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &Sky) -
             day = day.succ_opt().expect("a next day");
             continue;
         }
-        let profile = s.orientation.map(|o| sky.day(&o, day)).unwrap_or_default();
+        let profile = station_sky.as_ref().map(|k| k.day(day)).unwrap_or_default();
         let per_inverter_expected = profile.sun_up_s / period.expected_interval_s.max(1) as f64;
         let mut day_kwh = 0.0;
         let (mut day_received, mut day_expected) = (0.0, 0.0);

@@ -6,8 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveDate};
 
-use super::compute::{DeviceDay, InverterInput, Period, StationAssessment, StationInput, assess};
-use super::sky::Orientation;
+use super::compute::{
+    DeviceDay, InverterInput, Period, StationAssessment, StationInput, assess_with_sky,
+    orientations, sky_days,
+};
+use super::sky::{Orientation, Sky};
 use crate::config::Config;
 use crate::ingest::recompute::day_bounds;
 use crate::ledger::model::{AreaLevel, DeviceKind, Ledger};
@@ -99,6 +102,26 @@ pub async fn run(
         })
         .collect();
     let started = std::time::Instant::now();
+    // The sky depends only on where the stations stand, how they face and the dates: it is
+    // worked out (on its own threads) while the rollups are read. The year before the
+    // period is added afterwards if the data reaches back (see `compute::sky_days`).
+    let zone = config.time.zone;
+    let daylight_elevation_deg = config.assessment.daylight_elevation_deg;
+    let orientations = orientations(&inputs);
+    let sky = {
+        let orientations = orientations.clone();
+        let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let sky = Sky::prepare(&orientations, &days, zone, daylight_elevation_deg);
+            tracing::debug!(
+                days = days.len(),
+                sky_s = started.elapsed().as_secs_f64(),
+                "sky prepared"
+            );
+            sky
+        })
+    };
     let mut ids: Vec<i64> = device_station
         .iter()
         .filter(|(_, (_, _, k))| *k == DeviceKind::Inverter)
@@ -106,22 +129,33 @@ pub async fn run(
         .collect();
     // Sorted ids let SQLite walk its (device_id, day) key in order.
     ids.sort_unstable();
-    let rows = store
-        .assess_daily_packed(&ids, from - Duration::days(366), to)
+    let devices = store
+        .assess_daily_by_device(&ids, from - Duration::days(366), to)
         .await?;
-    let read = rows.len();
-    for r in rows {
-        if let Some((si, Some(ii), DeviceKind::Inverter)) = device_station.get(&r.device_id) {
-            inputs[*si].inverters[*ii].days.insert(
-                r.day,
-                DeviceDay {
-                    energy_kwh: r.energy_kwh,
-                    samples: r.samples,
-                    irradiation_kwh_m2: r.irradiation_kwh_m2,
-                    data_hours: r.data_hours,
-                    producing_hours: r.producing_hours,
-                },
-            );
+    let mut read = 0;
+    for (device_id, rows) in devices {
+        read += rows.len();
+        if let Some((si, Some(ii), DeviceKind::Inverter)) = device_station.get(&device_id) {
+            // Built in one go from the device's days (sorted, then bulk-loaded).
+            let days: BTreeMap<NaiveDate, DeviceDay> = rows
+                .into_iter()
+                .map(|r| {
+                    let d = DeviceDay {
+                        energy_kwh: r.energy_kwh,
+                        samples: r.samples,
+                        irradiation_kwh_m2: r.irradiation_kwh_m2,
+                        data_hours: r.data_hours,
+                        producing_hours: r.producing_hours,
+                    };
+                    (r.day, d)
+                })
+                .collect();
+            let into = &mut inputs[*si].inverters[*ii].days;
+            if into.is_empty() {
+                *into = days;
+            } else {
+                into.extend(days);
+            }
         }
     }
     let weather: Vec<i64> = device_station
@@ -150,15 +184,30 @@ pub async fn run(
     let period = Period {
         from,
         to,
-        zone: config.time.zone,
+        zone,
         expected_interval_s: config.ingest.expected_interval_s,
     };
-    let stations = assess(&inputs, &period, &config.assessment);
+    let mut sky = sky.await.expect("the sky task panicked");
+    let sky_wait_s = started.elapsed().as_secs_f64() - read_s;
+    let earlier: Vec<NaiveDate> = sky_days(&inputs, &period)
+        .into_iter()
+        .take_while(|d| *d < from)
+        .collect();
+    if !earlier.is_empty() {
+        sky.merge(Sky::prepare(
+            &orientations,
+            &earlier,
+            zone,
+            daylight_elevation_deg,
+        ));
+    }
+    let stations = assess_with_sky(&inputs, &period, &config.assessment, &sky);
     tracing::info!(
         county,
         stations = stations.len(),
         device_days = read,
         read_s,
+        sky_wait_s,
         total_s = started.elapsed().as_secs_f64(),
         "assessed"
     );

@@ -9,15 +9,15 @@
 //! bilinearly in tilt and azimuth (smooth there: well under 1 % off). Cells are shared out
 //! between threads.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::ingest::recompute::day_bounds;
-use crate::solar::clearsky::{Irradiance, Plane};
+use crate::solar::clearsky::{Irradiance, Plane, PlaneTrig, SunTrig, plane_of_array_on};
 use crate::solar::energy::Assumptions;
-use crate::solar::position::{Site, SunPosition, sun_position};
+use crate::solar::position::{Site, sun_position};
 use crate::solar::pv::PvArray;
 
 /// Cells per degree of latitude and longitude.
@@ -83,12 +83,19 @@ impl Orientation {
 struct CellDay {
     sun_up_s: f64,
     daylight_mask: i32,
-    clear: HashMap<Node, f64>,
+    /// Clear-sky energy per kWp of each of the cell's nodes, in the order of its list.
+    clear: Vec<f64>,
+}
+
+/// One cell's nodes and days.
+struct CellSky {
+    nodes: Vec<Node>,
+    days: BTreeMap<NaiveDate, CellDay>,
 }
 
 /// Day profiles worked out in advance for a set of stations and days.
 pub struct Sky {
-    days: HashMap<(Cell, NaiveDate), CellDay>,
+    cells: HashMap<Cell, CellSky>,
 }
 
 impl Sky {
@@ -116,22 +123,32 @@ impl Sky {
             .min(8);
         let chunk = cells.len().div_ceil(threads).max(1);
         let assumptions = Assumptions::default();
-        let parts: Vec<Vec<((Cell, NaiveDate), CellDay)>> = std::thread::scope(|scope| {
+        let parts: Vec<Vec<(Cell, CellSky)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = cells
                 .chunks(chunk)
                 .map(|part| {
                     let a = &assumptions;
                     scope.spawn(move || {
-                        let mut out = Vec::new();
-                        for (cell, nodes) in part {
-                            for day in days {
-                                out.push((
-                                    (*cell, *day),
-                                    cell_day(*cell, nodes, *day, zone, daylight_elevation_deg, a),
-                                ));
-                            }
-                        }
-                        out
+                        part.iter()
+                            .map(|(cell, nodes)| {
+                                let days = days
+                                    .iter()
+                                    .map(|day| {
+                                        let d = cell_day(
+                                            *cell,
+                                            nodes,
+                                            *day,
+                                            zone,
+                                            daylight_elevation_deg,
+                                            a,
+                                        );
+                                        (*day, d)
+                                    })
+                                    .collect();
+                                let nodes = nodes.clone();
+                                (*cell, CellSky { nodes, days })
+                            })
+                            .collect()
                     })
                 })
                 .collect();
@@ -141,22 +158,63 @@ impl Sky {
                 .collect()
         });
         Sky {
-            days: parts.into_iter().flatten().collect(),
+            cells: parts.into_iter().flatten().collect(),
+        }
+    }
+
+    /// Adds the days of `other`, prepared for the same orientations.
+    pub fn merge(&mut self, other: Sky) {
+        for (cell, more) in other.cells {
+            match self.cells.get_mut(&cell) {
+                Some(c) => c.days.extend(more.days),
+                None => {
+                    self.cells.insert(cell, more);
+                }
+            }
         }
     }
 
     /// The profile of `day` for a station facing `o` (all zero if it was not prepared).
     pub fn day(&self, o: &Orientation, day: NaiveDate) -> DayProfile {
-        let Some(d) = self.days.get(&(o.cell(), day)) else {
+        self.station(o).day(day)
+    }
+
+    /// The sky of a station facing `o`, its cell and interpolation looked up once for
+    /// all its days.
+    pub fn station(&self, o: &Orientation) -> StationSky<'_> {
+        let cell = self.cells.get(&o.cell());
+        StationSky {
+            cell,
+            weights: o.nodes().map(|(n, w)| {
+                let at = cell.and_then(|c| c.nodes.iter().position(|x| *x == n));
+                (at, w)
+            }),
+        }
+    }
+}
+
+/// The sky of one station (see [`Sky::station`]).
+pub struct StationSky<'a> {
+    cell: Option<&'a CellSky>,
+    /// The interpolation's nodes (their place in the cell's list, if prepared) and weights.
+    weights: [(Option<usize>, f64); 4],
+}
+
+impl StationSky<'_> {
+    /// The profile of `day` (all zero if it was not prepared).
+    pub fn day(&self, day: NaiveDate) -> DayProfile {
+        let Some(d) = self.cell.and_then(|c| c.days.get(&day)) else {
             return DayProfile::default();
         };
         DayProfile {
             sun_up_s: d.sun_up_s,
             daylight_mask: d.daylight_mask,
-            clear_kwh_per_kwp: o
-                .nodes()
+            // The weighted sum of the four nodes in their order: a node that was not
+            // prepared (weight 0) counts 0.
+            clear_kwh_per_kwp: self
+                .weights
                 .iter()
-                .map(|(n, w)| w * d.clear.get(n).copied().unwrap_or(0.0))
+                .map(|(at, w)| w * at.map_or(0.0, |i| d.clear[i]))
                 .sum(),
         }
     }
@@ -176,7 +234,7 @@ fn cell_day(
     let mut out = CellDay {
         sun_up_s: 0.0,
         daylight_mask: 0,
-        clear: nodes.iter().map(|n| (*n, 0.0)).collect(),
+        clear: vec![0.0; nodes.len()],
     };
     let Ok(site) = Site::new(
         f64::from(cell.0) / CELLS_PER_DEG,
@@ -184,7 +242,8 @@ fn cell_day(
     ) else {
         return out;
     };
-    let arrays: Vec<(Node, PvArray)> = nodes
+    // Each node's array with its plane's trigonometry, worked out once for the day.
+    let arrays: Vec<(PvArray, PlaneTrig)> = nodes
         .iter()
         .map(|n| {
             let mut array = PvArray::new(
@@ -195,27 +254,43 @@ fn cell_day(
                 },
             );
             array.ac_kw = f64::from(n.2) * RATIO_STEP;
-            (*n, array)
+            (array, PlaneTrig::new(&array.plane))
         })
         .collect();
-    let point = |t: DateTime<Utc>| -> (f64, Option<(SunPosition, Irradiance, f64)>) {
+    // The sun, its trigonometry, the clear sky and the air once per instant, for every node.
+    let point = |t: DateTime<Utc>| -> (f64, Option<(SunTrig, Irradiance, f64)>) {
         let sun = sun_position(&site, t);
         if sun.elevation_deg <= 0.0 {
             return (sun.elevation_deg, None);
         }
         let irradiance = a.clear_sky.irradiance(&site, &sun);
         let ambient = a.climate.ambient_c(t, &sun);
-        (sun.elevation_deg, Some((sun, irradiance, ambient)))
+        (
+            sun.elevation_deg,
+            Some((SunTrig::new(&sun), irradiance, ambient)),
+        )
     };
-    let power = |p: &Option<(SunPosition, Irradiance, f64)>, array: &PvArray| {
+    // `PvArray::ac_power_from_irradiance_kw`, with the trigonometry done in advance (the
+    // same operations, so the same figure).
+    let power = |p: &Option<(SunTrig, Irradiance, f64)>, (array, plane): &(PvArray, PlaneTrig)| {
         p.as_ref().map_or(0.0, |(sun, irr, amb)| {
-            array.ac_power_from_irradiance_kw(sun, irr, *amb)
+            let poa = plane_of_array_on(sun, irr, plane, array.albedo).total();
+            array.ac_power_from_poa_kw(poa, *amb)
         })
     };
+    // Each node's power at the hour's start is the power at the previous hour's end: kept,
+    // not worked out twice (the same call on the same inputs, so the same figure).
+    let powers = |p: &Option<(SunTrig, Irradiance, f64)>, into: &mut Vec<f64>| {
+        into.clear();
+        into.extend(arrays.iter().map(|node| power(p, node)));
+    };
+    let mut clear = vec![0.0; arrays.len()];
     let (start, end) = day_bounds(day, zone);
     let hours = (end - start).num_hours().min(30);
     let mut t0 = start;
     let (mut e0, mut p0) = point(t0);
+    let (mut w0, mut w1) = (Vec::with_capacity(arrays.len()), Vec::new());
+    powers(&p0, &mut w0);
     for i in 0..hours {
         let t1 = t0 + Duration::hours(1);
         let (e1, p1) = point(t1);
@@ -229,14 +304,17 @@ fn cell_day(
         if em > min_elev {
             out.daylight_mask |= 1 << i;
         }
+        powers(&p1, &mut w1);
         if p0.is_some() || pm.is_some() || p1.is_some() {
-            for (node, array) in &arrays {
-                let kwh = (power(&p0, array) + 4.0 * power(&pm, array) + power(&p1, array)) / 6.0;
-                *out.clear.get_mut(node).expect("every node is listed") += kwh;
+            for (k, node) in arrays.iter().enumerate() {
+                let kwh = (w0[k] + 4.0 * power(&pm, node) + w1[k]) / 6.0;
+                clear[k] += kwh;
             }
         }
         (t0, e0, p0) = (t1, e1, p1);
+        std::mem::swap(&mut w0, &mut w1);
     }
+    out.clear = clear;
     out
 }
 
