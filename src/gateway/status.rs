@@ -55,7 +55,11 @@ pub struct OutboxStatus {
 impl GatewayStatus {
     /// Poll failures summed over devices.
     pub fn poll_failures(&self) -> u64 {
-        self.devices.values().map(|d| d.poll_failures).sum()
+        // Saturating: a status message is input from the network, and `sum` panics on
+        // overflow in debug builds.
+        self.devices
+            .values()
+            .fold(0, |sum: u64, d| sum.saturating_add(d.poll_failures))
     }
 }
 

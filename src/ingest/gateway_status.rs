@@ -56,10 +56,17 @@ pub fn parse(
         gateway_code: status.gateway.clone(),
         received_at: Ts(now),
         sent_at: Ts(status.sent_at),
-        version: status.version.clone(),
+        // PostgreSQL TEXT refuses NUL; a refused write would leave the message
+        // unacknowledged and the broker would deliver it again forever.
+        version: status.version.replace('\0', "\u{FFFD}"),
         outbox_depth: as_i64(status.outbox.depth),
         oldest_unsent: status.outbox.oldest_unsent.map(Ts),
-        thinned_total: as_i64(status.outbox.thinned_raw_total + status.outbox.thinned_hourly_total),
+        thinned_total: as_i64(
+            status
+                .outbox
+                .thinned_raw_total
+                .saturating_add(status.outbox.thinned_hourly_total),
+        ),
         clock_skew_ms: status.clock_skew_ms,
         poll_failures: as_i64(status.poll_failures()),
         message: String::from_utf8_lossy(bytes).into_owned(),
@@ -88,5 +95,28 @@ mod tests {
             parse(b"{}", "GW-2", Utc::now()),
             Err(StatusRefused::Unparseable { .. })
         ));
+    }
+
+    #[test]
+    fn counters_near_u64_max_saturate_instead_of_overflowing() {
+        // Fault drills (issue 7): thinned totals and per-device poll failures were
+        // added with `+`/`sum`, a panic in debug builds for counters near u64::MAX.
+        let max = u64::MAX;
+        let body = format!(
+            r#"{{"gateway":"GW-2","version":"0.1.0\u0000x","sent_at":"2026-06-01T00:00:00Z",
+            "started_at":"2026-06-01T00:00:00Z","outbox":{{"depth":{max},"max_readings":10,
+            "oldest_unsent":null,"appended_total":3,"thinned_raw_total":{max},
+            "thinned_hourly_total":{max},"last_thinned_at":null}},"clock_skew_ms":null,
+            "clock_checked_at":null,"devices":{{
+              "A":{{"polls_ok":0,"poll_failures":{max},"consecutive_failures":0,"last_ok":null,"last_error":null}},
+              "B":{{"polls_ok":0,"poll_failures":{max},"consecutive_failures":0,"last_ok":null,"last_error":null}}}},
+            "acked_readings":0,"reconnects":0}}"#
+        );
+        let row = parse(body.as_bytes(), "GW-2", Utc::now()).unwrap();
+        assert_eq!(
+            (row.outbox_depth, row.thinned_total, row.poll_failures),
+            (i64::MAX, i64::MAX, i64::MAX)
+        );
+        assert_eq!(row.version, "0.1.0\u{FFFD}x", "no NUL reaches the database");
     }
 }

@@ -194,10 +194,12 @@ impl Ingest {
                 received_at: now,
                 source: source.to_owned(),
                 gateway: gateway.map(str::to_owned),
-                device: r.device.clone(),
+                // Text from the input may hold NUL, which PostgreSQL refuses: a refusal
+                // must always be storable, or the payload would stay unconfirmed.
+                device: r.device.as_deref().map(payload::storable_text),
                 reason: r.reason.as_str(),
-                detail: r.detail.clone(),
-                payload: r.raw.clone(),
+                detail: payload::storable_text(&r.detail),
+                payload: payload::storable_text(&r.raw),
             })
             .collect();
         let summary: Vec<RefusalSummary> = refusals

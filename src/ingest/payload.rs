@@ -190,6 +190,13 @@ pub fn storable(bytes: &[u8]) -> String {
     }
 }
 
+/// `text` as a database can hold it: NUL (which PostgreSQL TEXT refuses, and which a JSON
+/// string may carry as `\u0000`) written as the six characters `\u0000`. Refusals name
+/// devices and values taken from the input, so every stored refusal text goes through this.
+pub fn storable_text(text: &str) -> String {
+    text.replace('\0', "\\u0000")
+}
+
 fn parse_reading(
     item: &Value,
     now: DateTime<Utc>,
@@ -288,6 +295,13 @@ fn values(obj: &Map<String, Value>) -> Result<Reading, (RejectReason, String)> {
     };
     r.fault_code = match obj.get("fault_code") {
         None | Some(Value::Null) => None,
+        // A NUL cannot be stored (PostgreSQL TEXT) and is no vendor's fault code.
+        Some(Value::String(s)) if s.contains('\0') => {
+            return Err((
+                RejectReason::BadField,
+                format!("fault_code = {s:?} contains a NUL character"),
+            ));
+        }
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
@@ -383,6 +397,29 @@ mod tests {
     fn binary_garbage_is_kept_as_base64() {
         let p = parse(b"\x00\x01 not json", "GW-001", now());
         assert_eq!(p.refusals[0].raw, "base64:AAEgbm90IGpzb24=");
+    }
+
+    #[test]
+    fn nul_characters_never_reach_stored_text() {
+        // Fault drills (issue 7): `"device": "A\u0000"` or a fault code with a
+        // NUL made the PostgreSQL write fail, and the payload was left unconfirmed (MQTT
+        // redelivers it forever, HTTP answered 503) instead of being refused.
+        let body = r#"{"gateway":"G","readings":[
+            {"device":"A\u0000B","ts":"2026-06-01T10:00:00+08:00","ac_power_w":"x"},
+            {"device":"C","ts":"2026-06-01T10:00:00+08:00","fault_code":"E\u00001"}]}"#;
+        let p = parse(body.as_bytes(), "G", now());
+        assert!(p.readings.is_empty());
+        assert_eq!(p.refusals.len(), 2);
+        assert_eq!(p.refusals[1].reason, RejectReason::BadField);
+        assert_eq!(
+            storable_text(p.refusals[0].device.as_deref().unwrap()),
+            "A\\u0000B"
+        );
+        assert!(!storable_text(&p.refusals[0].detail).contains('\0'));
+        assert!(
+            !p.refusals[0].raw.contains('\0'),
+            "raw is re-serialised JSON"
+        );
     }
 
     #[test]

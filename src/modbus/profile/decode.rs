@@ -58,8 +58,12 @@ impl Profile {
                 }
                 field => {
                     let value = point.factor.apply(point.word_type.value(bits));
-                    out.reading
-                        .set_number(field, if point.abs { value.abs() } else { value });
+                    // A float32 infinity, or a huge raw value times a huge `scale`, is no
+                    // measurement: unknown, so that a stored value is always finite.
+                    if value.is_finite() {
+                        out.reading
+                            .set_number(field, if point.abs { value.abs() } else { value });
+                    }
                 }
             }
         }
@@ -225,6 +229,44 @@ fault_bits = true
                 Field::Status,
                 Field::FaultCode
             ]
+        );
+    }
+
+    #[test]
+    fn a_float_infinity_or_an_overflowing_scale_is_unknown_not_stored() {
+        // Fault drills (issue 7): float32 0x7F800000 (and u64 x scale 1e300)
+        // decoded to +inf and went into the reading.
+        let profile = Profile::from_toml_str(
+            r#"
+name = "inf"
+vendor = "test"
+register_kind = "holding"
+address_base = 0
+word_order = "high_first"
+
+[[points]]
+field = "ac_power_w"
+address = 0
+type = "float32"
+
+[[points]]
+field = "energy_total_kwh"
+address = 2
+type = "u64"
+scale = 1e300
+"#,
+        )
+        .unwrap();
+        let out = profile.decode(&[RegisterBlock::new(0, vec![0x7F80, 0, 0xFFFF, 0, 0, 0])]);
+        assert_eq!(out.reading.ac_power_w, None);
+        assert_eq!(out.reading.energy_total_kwh, None);
+        assert!(out.unread.is_empty(), "read, but unknown");
+        let out = profile.decode(&[RegisterBlock::new(0, vec![0x4000, 0, 0, 0, 0, 0])]);
+        assert_eq!(out.reading.ac_power_w, Some(2.0));
+        assert_eq!(
+            out.reading.energy_total_kwh,
+            Some(0.0),
+            "a u64 zero is a real zero"
         );
     }
 }

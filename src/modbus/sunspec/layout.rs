@@ -202,7 +202,9 @@ pub struct GroupLayout {
 impl GroupLayout {
     /// Number of whole instances that fit in a model whose device-reported length is `l`.
     pub fn count_for_length(&self, l: u16) -> u16 {
-        (l + 2).saturating_sub(self.start) / self.len
+        // In u32: `L + 2` overflows u16 for L >= 65534 (garbage, or a chain given by hand).
+        let whole = (u32::from(l) + 2).saturating_sub(u32::from(self.start)) / u32::from(self.len);
+        u16::try_from(whole).unwrap_or(u16::MAX)
     }
 }
 

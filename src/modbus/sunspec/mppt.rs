@@ -38,7 +38,13 @@ pub struct MpptModule {
 /// Decodes every whole module block that fits in the device's `L`.
 pub(crate) fn decode_mppt(view: &mut View<'_>) -> Vec<MpptModule> {
     let model = view.model();
-    let count = (model.length + 2).saturating_sub(m::FIRST_MODULE) / m::MODULE_LEN;
+    // In u32: `L + 2` overflows u16 for L >= 65534 (a chain given by hand, or garbage).
+    let whole = (model
+        .register_count()
+        .saturating_sub(u32::from(m::FIRST_MODULE)))
+        / u32::from(m::MODULE_LEN);
+    // At most 3276 modules; every module offset then stays below 65536.
+    let count = u16::try_from(whole).unwrap_or(u16::MAX);
     if let Some(declared) = view.u16(m::N)
         && declared != count
     {
@@ -136,6 +142,29 @@ mod tests {
                 declared: 3,
                 from_length: 1
             }]
+        );
+    }
+
+    #[test]
+    fn a_length_near_the_top_of_u16_does_not_overflow() {
+        // Fault drills (issue 7): `L + 2` overflowed (a debug-build panic) for a
+        // model 160 entry with L = 65535.
+        let blocks = [RegisterBlock::new(
+            0,
+            vec![160, 0xFFFF, 0, 0, 0, 0, 0, 0, 1, 0],
+        )];
+        let entry = ModelEntry {
+            id: 160,
+            address: 0,
+            length: u16::MAX,
+        };
+        let mut issues = Vec::new();
+        let mut view = View::open(entry, &blocks, &mut issues).unwrap();
+        let modules = decode_mppt(&mut view);
+        assert_eq!(modules.len(), 3276);
+        assert!(
+            modules.iter().all(|m| m.dc_power_w.is_none()),
+            "nothing was read"
         );
     }
 }

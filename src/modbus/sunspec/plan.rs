@@ -19,6 +19,9 @@ use super::chain::{ModelChain, ModelEntry};
 use super::layout::{PointSpec, layout_for};
 use crate::modbus::block::{MAX_REGISTERS_PER_READ, ReadRequest, RegisterKind};
 
+/// One past the last Modbus register address.
+const ADDRESS_SPACE: u32 = 1 << 16;
+
 /// A point placed at absolute addresses: value span and optional scale-factor address.
 #[derive(Debug, Clone, Copy)]
 struct Placed {
@@ -55,7 +58,10 @@ fn placed_points(model: &ModelEntry) -> Vec<Placed> {
             );
         }
     }
-    points.retain(|p| p.end <= model.end() && p.sf.is_none_or(|sf| sf < model.end()));
+    // A model that runs past register 65535 (only from a chain not walked by
+    // `ChainWalker`, which refuses it) keeps the points that exist.
+    let end = model.end().min(ADDRESS_SPACE);
+    points.retain(|p| p.end <= end && p.sf.is_none_or(|sf| sf < end));
     points
 }
 
@@ -128,7 +134,12 @@ fn plan_run(run: &[&ModelEntry], max: u32, requests: &mut Vec<ReadRequest>) {
     };
     let points: Vec<Placed> = run.iter().flat_map(|m| placed_points(m)).collect();
     let atoms: Vec<(u32, u32)> = points.iter().map(|p| atom(p, max)).collect();
-    let spans = cut(u32::from(first.address), last.end(), &atoms, max);
+    let spans = cut(
+        u32::from(first.address),
+        last.end().min(ADDRESS_SPACE),
+        &atoms,
+        max,
+    );
 
     // Scale factors that ended up in a different request from their value: read them again
     // after the values so the decoder can check they did not change in between.
@@ -249,5 +260,21 @@ mod tests {
     fn cutting_falls_back_to_the_hard_limit_when_atoms_chain_past_it() {
         let spans = cut(0, 200, &[(0, 100), (90, 200)], 125);
         assert_eq!(spans, vec![(0, 125), (125, 200)]);
+    }
+
+    #[test]
+    fn a_model_past_the_address_space_or_with_a_huge_length_plans_valid_reads() {
+        // Fault drills (issue 7): `L + 2` overflowed in `count_for_length` (a debug-build
+        // panic) for model 160 with L = 65535, and a model running past register 65535
+        // was planned as a read at 65535 of 2 registers.
+        for entry in [
+            model(160, 0, u16::MAX),
+            model(1, 8782, 56753),
+            model(103, 65530, 50),
+        ] {
+            for r in plan_reads(&chain(vec![entry]), 125) {
+                assert!(r.end() <= 65536 && r.count >= 1, "{entry:?}: {r:?}");
+            }
+        }
     }
 }

@@ -150,9 +150,11 @@ pub fn sunspec_acc64(regs: &[u16], order: WordOrder) -> Option<u64> {
     raw_u64(regs, order).filter(|&v| v != 0)
 }
 
-/// SunSpec `float32`: NaN (canonically `0x7FC00000`) means not implemented.
+/// SunSpec `float32`: NaN (canonically `0x7FC00000`) means not implemented. Infinity is
+/// no measurement either (a device in a bad state, or garbage read as float): it is
+/// unknown too, so that a decoded value is always finite or absent.
 pub fn sunspec_f32(regs: &[u16], order: WordOrder) -> Option<f64> {
-    raw_f32(regs, order).filter(|v| !v.is_nan())
+    raw_f32(regs, order).filter(|v| v.is_finite())
 }
 
 /// SunSpec `sunssf` scale factor: `0x8000` means not implemented. The specification limits
@@ -244,6 +246,17 @@ mod tests {
         assert_eq!(sunspec_f32(&[0x7FC0, 0x0000], WordOrder::HighFirst), None);
         assert_eq!(sunspec_sf(&[0x8000]), None);
         assert_eq!(sunspec_string(&[0, 0, 0]), None);
+    }
+
+    #[test]
+    fn float32_infinity_is_unknown_like_nan() {
+        // Fault drills (issue 7): 0x7F800000 decoded to +inf and was stored.
+        assert_eq!(sunspec_f32(&[0x7F80, 0x0000], WordOrder::HighFirst), None);
+        assert_eq!(sunspec_f32(&[0xFF80, 0x0000], WordOrder::HighFirst), None);
+        assert_eq!(
+            sunspec_f32(&[0x7F7F, 0xFFFF], WordOrder::HighFirst),
+            Some(f64::from(f32::MAX))
+        );
     }
 
     #[test]
