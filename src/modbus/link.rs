@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until, timeout};
-use tokio_modbus::client::{Context, Reader, tcp};
+use tokio_modbus::client::{Client, Context, tcp};
 use tokio_modbus::prelude::SlaveContext;
-use tokio_modbus::{ExceptionCode, Slave};
+use tokio_modbus::{ExceptionCode, Request, Response, Slave};
 
 use super::block::{ReadRequest, RegisterBlock, RegisterKind};
 
@@ -80,6 +80,12 @@ pub enum ReadError {
         request: RequestLabel,
         /// Cause.
         source: io::Error,
+    },
+    /// The device closed the connection before answering.
+    #[error("{request}: connection closed by the device (设备断开连接)")]
+    Closed {
+        /// What was read.
+        request: RequestLabel,
     },
     /// The answer did not match the request (transaction id, function, length).
     #[error("{request}: answer does not match the request: {detail}")]
@@ -243,19 +249,22 @@ impl Link {
             request: *request,
         };
         self.ctx.set_slave(Slave(unit));
+        // `Client::call`, not `Reader::read_*_registers`: those debug-assert the register
+        // count and would panic the poller on a device that answers short; checked below.
+        let call = match request.kind {
+            RegisterKind::Holding => Request::ReadHoldingRegisters(request.address, request.count),
+            RegisterKind::Input => Request::ReadInputRegisters(request.address, request.count),
+        };
         let call = async {
-            match request.kind {
-                RegisterKind::Holding => {
-                    self.ctx
-                        .read_holding_registers(request.address, request.count)
-                        .await
-                }
-                RegisterKind::Input => {
-                    self.ctx
-                        .read_input_registers(request.address, request.count)
-                        .await
-                }
-            }
+            self.ctx.call(call).await.map(|answer| {
+                answer.map(|response| match response {
+                    Response::ReadHoldingRegisters(words) | Response::ReadInputRegisters(words) => {
+                        words
+                    }
+                    // tokio-modbus rejects an answer of another function before this.
+                    _ => Vec::new(),
+                })
+            })
         };
         let outcome = timeout(self.timeout, call).await;
         self.not_before = Instant::now() + pause_after;
@@ -264,6 +273,9 @@ impl Link {
                 request: label,
                 after: self.timeout,
             }),
+            Ok(Err(tokio_modbus::Error::Transport(source))) if is_end_of_stream(&source) => {
+                Err(ReadError::Closed { request: label })
+            }
             Ok(Err(tokio_modbus::Error::Transport(source))) => Err(ReadError::Transport {
                 request: label,
                 source,
@@ -289,6 +301,15 @@ impl Link {
             Ok(Ok(Ok(words))) => Ok(RegisterBlock::new(request.address, words)),
         }
     }
+}
+
+/// True for what tokio-modbus 0.17 returns when the stream ended: it has no error of its
+/// own for that and hands back `io::Error::last_os_error()`, a leftover errno (usually
+/// EAGAIN, "Resource temporarily unavailable", or 0), which would mislead in a log.
+fn is_end_of_stream(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+        || e.kind() == io::ErrorKind::UnexpectedEof
+        || e.raw_os_error() == Some(0)
 }
 
 #[cfg(test)]
@@ -324,5 +345,19 @@ mod tests {
             detail: "transaction id".into(),
         };
         assert!(desync.needs_reconnect());
+    }
+
+    #[test]
+    fn the_end_of_the_stream_is_told_apart_from_other_socket_errors() {
+        assert!(is_end_of_stream(&io::Error::from(
+            io::ErrorKind::WouldBlock
+        )));
+        assert!(is_end_of_stream(&io::Error::from_raw_os_error(0)));
+        assert!(is_end_of_stream(&io::Error::from(
+            io::ErrorKind::UnexpectedEof
+        )));
+        assert!(!is_end_of_stream(&io::Error::from(
+            io::ErrorKind::ConnectionReset
+        )));
     }
 }

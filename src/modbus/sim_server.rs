@@ -6,18 +6,22 @@
 //! (accept and read requests, never answer) or be stopped (refuse connections) and started
 //! again on the same port, and its images can be changed while clients are connected.
 //! Registers that were never set answer exception 0x02, like firmware without them.
+//! For fault drills it can also misbehave the other ways field devices do ([`Fault`]):
+//! answer every read with an exception, answer with the wrong number of registers, answer
+//! with a frame that is not Modbus, or close each connection as soon as it is accepted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
 use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
+use tokio_util::sync::CancellationToken;
 
 use super::block::{MAX_REGISTERS_PER_READ, RegisterKind};
 
@@ -85,13 +89,36 @@ impl UnitImage {
     }
 }
 
+/// A way to misbehave, for fault drills (see [`SimServer::set_fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Accept and read requests, never answer (a hung logger); same as `set_hang(true)`.
+    Hang,
+    /// Answer every read with this exception, e.g. 0x04 (server device failure).
+    Exception(ExceptionCode),
+    /// A well-formed reply with one register fewer than asked (a wrong byte count).
+    ShortAnswer,
+    /// Answer every request with a malformed frame: a header whose protocol id is not
+    /// Modbus's 0 ([`GARBAGE_REPLY`]), as from another protocol or line noise on the port.
+    /// Applies to connections accepted after it was set.
+    Garbage,
+    /// Accept each connection and close it at once (a DTU out of client slots).
+    /// Applies to connections accepted after it was set.
+    CloseOnAccept,
+}
+
+/// What [`Fault::Garbage`] answers: transaction 1, protocol id 0xDEAD, length 2, unit 1,
+/// function 0x83. A complete header, so the client can reject it at once; bytes that
+/// claim a longer frame (text, say) would only make it wait for the rest until its timeout.
+pub const GARBAGE_REPLY: &[u8] = &[0x00, 0x01, 0xDE, 0xAD, 0x00, 0x02, 0x01, 0x83];
+
 /// The units a simulator serves, shared with the test that changes them.
 pub type SharedUnits = Arc<RwLock<HashMap<u8, UnitImage>>>;
 
 #[derive(Debug, Default)]
 struct SimState {
     units: SharedUnits,
-    hang: AtomicBool,
+    fault: Mutex<Option<Fault>>,
     busy_replies: AtomicU32,
     connections: AtomicU32,
     /// Connections open now, and the most ever open at once.
@@ -101,6 +128,10 @@ struct SimState {
 }
 
 impl SimState {
+    fn fault(&self) -> Option<Fault> {
+        *self.fault.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn answer(&self, request: SlaveRequest<'static>) -> Result<Option<Response>, ExceptionCode> {
         let (kind, address, count) = match request.request {
             Request::ReadHoldingRegisters(a, c) => (RegisterKind::Holding, a, c),
@@ -110,8 +141,11 @@ impl SimState {
         if let Ok(mut log) = self.requests.lock() {
             *log.entry((request.slave, kind, address)).or_insert(0) += 1;
         }
-        if self.hang.load(Ordering::SeqCst) {
-            return Ok(None);
+        let fault = self.fault();
+        match fault {
+            Some(Fault::Hang) => return Ok(None),
+            Some(Fault::Exception(code)) => return Err(code),
+            _ => {}
         }
         let busy = self
             .busy_replies
@@ -127,7 +161,10 @@ impl SimState {
         let unit = units
             .get(&request.slave)
             .ok_or(ExceptionCode::GatewayTargetDevice)?;
-        let words = unit.read(kind, address, count)?;
+        let mut words = unit.read(kind, address, count)?;
+        if fault == Some(Fault::ShortAnswer) {
+            words.pop();
+        }
         Ok(Some(match kind {
             RegisterKind::Holding => Response::ReadHoldingRegisters(words),
             RegisterKind::Input => Response::ReadInputRegisters(words),
@@ -199,9 +236,16 @@ impl SimServer {
         }
     }
 
-    /// `true`: accept and read requests but never answer (a hung logger).
+    /// `true`: accept and read requests but never answer (a hung logger). `false` clears
+    /// any fault.
     pub fn set_hang(&self, hang: bool) {
-        self.state.hang.store(hang, Ordering::SeqCst);
+        self.set_fault(hang.then_some(Fault::Hang));
+    }
+
+    /// Starts misbehaving as `fault` (`None`: behave again). Connections accepted while
+    /// [`Fault::Garbage`] or [`Fault::CloseOnAccept`] was set keep that behaviour.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        *self.state.fault.lock().unwrap_or_else(|e| e.into_inner()) = fault;
     }
 
     /// Answers the next `n` requests with exception 0x06 (busy).
@@ -261,15 +305,29 @@ impl Drop for SimServer {
 
 fn spawn_server(listener: TcpListener, state: Arc<SimState>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        // Connections answered outside tokio-modbus (garbage) end with the server task.
+        let raw_connections = CancellationToken::new();
+        let _stop_raw = raw_connections.clone().drop_guard();
         let server = Server::new(listener);
         let new_service = |_peer: SocketAddr| {
-            state.connections.fetch_add(1, Ordering::SeqCst);
             let open = state.open.fetch_add(1, Ordering::SeqCst) + 1;
             state.peak_open.fetch_max(open, Ordering::SeqCst);
             Ok(Some(SimService(state.clone())))
         };
-        let on_connected = |stream, peer| {
-            let accepted = accept_tcp_connection(stream, peer, new_service);
+        let on_connected = |stream: TcpStream, peer| {
+            state.connections.fetch_add(1, Ordering::SeqCst);
+            let accepted = match state.fault() {
+                // Dropping the stream closes the connection.
+                Some(Fault::CloseOnAccept) => Ok(None),
+                Some(Fault::Garbage) => {
+                    let stop = raw_connections.clone();
+                    tokio::spawn(
+                        async move { stop.run_until_cancelled(answer_garbage(stream)).await },
+                    );
+                    Ok(None)
+                }
+                _ => accept_tcp_connection(stream, peer, new_service),
+            };
             async move { accepted }
         };
         let on_error = |e: io::Error| tracing::debug!(error = %e, "simulator connection ended");
@@ -277,6 +335,33 @@ fn spawn_server(listener: TcpListener, state: Arc<SimState>) -> JoinHandle<()> {
             tracing::warn!(error = %e, "simulator stopped");
         }
     })
+}
+
+/// Answers whatever arrives on `stream` with [`GARBAGE_REPLY`] until the peer closes.
+async fn answer_garbage(stream: TcpStream) {
+    let mut buf = [0u8; 512];
+    loop {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        match stream.try_read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+        }
+        let mut rest = GARBAGE_REPLY;
+        while !rest.is_empty() {
+            if stream.writable().await.is_err() {
+                return;
+            }
+            match stream.try_write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -319,5 +404,98 @@ mod tests {
         unit.set_block(RegisterKind::Holding, 65535, &[7, 8]);
         assert_eq!(unit.holding.len(), 1);
         assert!(unit.read(RegisterKind::Holding, 65535, 2).is_err());
+    }
+
+    mod faults {
+        use std::time::Duration;
+
+        use super::super::*;
+        use crate::modbus::block::ReadRequest;
+        use crate::modbus::link::{Link, ReadError};
+
+        const READ: ReadRequest = ReadRequest {
+            kind: RegisterKind::Holding,
+            address: 100,
+            count: 3,
+        };
+
+        async fn sim() -> SimServer {
+            let mut unit = UnitImage::default();
+            unit.set_block(RegisterKind::Holding, 100, &[1, 2, 3]);
+            SimServer::start_local(1, unit).await.unwrap()
+        }
+
+        async fn read_once(sim: &SimServer) -> Result<Vec<u16>, ReadError> {
+            let addr = sim.local_addr();
+            let limit = Duration::from_millis(500);
+            let mut link = Link::connect("127.0.0.1", addr.port(), limit)
+                .await
+                .unwrap();
+            link.read(1, &READ, Duration::ZERO)
+                .await
+                .map(|block| block.registers)
+        }
+
+        #[tokio::test]
+        async fn an_exception_fault_answers_every_read_with_that_code_until_cleared() {
+            let sim = sim().await;
+            sim.set_fault(Some(Fault::Exception(ExceptionCode::ServerDeviceFailure)));
+            let e = read_once(&sim).await.unwrap_err();
+            assert_eq!(e.exception(), Some(ExceptionCode::ServerDeviceFailure));
+            assert!(!e.needs_reconnect());
+            sim.set_fault(None);
+            assert_eq!(read_once(&sim).await.unwrap(), vec![1, 2, 3]);
+        }
+
+        #[tokio::test]
+        async fn a_short_answer_is_a_mismatch_that_drops_the_link() {
+            let sim = sim().await;
+            sim.set_fault(Some(Fault::ShortAnswer));
+            let e = read_once(&sim).await.unwrap_err();
+            assert!(
+                matches!(&e, ReadError::Mismatch { detail, .. } if detail.contains("3 registers asked, 2 returned")),
+                "{e}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_garbage_answer_is_a_protocol_error_not_a_timeout() {
+            let sim = sim().await;
+            sim.set_fault(Some(Fault::Garbage));
+            let e = read_once(&sim).await.unwrap_err();
+            assert!(e.needs_reconnect(), "{e}");
+            assert!(
+                !matches!(e, ReadError::Timeout { .. }),
+                "answered at once: {e}"
+            );
+            assert_eq!(sim.connections_accepted(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_connection_closed_on_accept_fails_the_read_and_is_counted() {
+            let sim = sim().await;
+            sim.set_fault(Some(Fault::CloseOnAccept));
+            let e = read_once(&sim).await.unwrap_err();
+            assert!(e.needs_reconnect(), "{e}");
+            assert!(
+                matches!(e, ReadError::Closed { .. } | ReadError::Transport { .. }),
+                "closed at once: {e}"
+            );
+            assert_eq!(sim.connections_accepted(), 1);
+            assert_eq!(sim.open_connections(), 0);
+            sim.set_fault(None);
+            assert_eq!(read_once(&sim).await.unwrap(), vec![1, 2, 3]);
+        }
+
+        #[tokio::test]
+        async fn the_hang_fault_is_set_hang() {
+            let sim = sim().await;
+            sim.set_hang(true);
+            assert_eq!(sim.state.fault(), Some(Fault::Hang));
+            let e = read_once(&sim).await.unwrap_err();
+            assert!(matches!(e, ReadError::Timeout { .. }), "{e}");
+            sim.set_hang(false);
+            assert_eq!(sim.state.fault(), None);
+        }
     }
 }
