@@ -135,6 +135,7 @@ async fn write(
     zone: Tz,
 ) -> Result<Vec<u64>, sqlx::Error> {
     let now = Ts(Utc::now());
+    let started = std::time::Instant::now();
     let mut tx = store.begin().await?;
     let mut touched: HashMap<i64, Touched> = HashMap::new();
     let mut inserted = Vec::with_capacity(batch.len());
@@ -155,8 +156,19 @@ async fn write(
                 });
         }
     }
+    let inserted_at = started.elapsed();
     recompute::recompute(&mut tx, &touched, rated, zone).await?;
+    let recomputed_at = started.elapsed();
     tx.commit().await?;
+    // Where a batch's time goes, for tuning (RUST_LOG=pvledger::ingest::writer=debug).
+    tracing::debug!(
+        submissions = batch.len(),
+        devices = touched.len(),
+        insert_ms = inserted_at.as_millis() as u64,
+        recompute_ms = (recomputed_at - inserted_at).as_millis() as u64,
+        commit_ms = (started.elapsed() - recomputed_at).as_millis() as u64,
+        "batch written"
+    );
     Ok(inserted)
 }
 
