@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use common::{TestApp, TestDb, example_dir};
 use pvledger::ingest::Ingest;
 use pvledger::simulate::{Fault, World};
@@ -484,7 +484,95 @@ async fn a_missing_font_still_writes_the_tables_and_names_the_package(db: TestDb
     );
 }
 
+/// Two years of daily rollups, written straight into the store: every inverter yields the
+/// same seasonal pattern both years, except that one station's inverters yield 3 % less in
+/// the second. The assessment of the second year must measure about -3 %/year for that
+/// station alone and flag it for degradation (threshold 1 %/year), with the rate as evidence.
+async fn a_station_losing_three_percent_a_year_is_flagged_for_degradation(db: TestDb) {
+    use pvledger::store::Store;
+    const DEGRADING: &str = "PV149901102201-01";
+    pvledger::ledger::import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    let sql = "SELECT id, station_code FROM devices WHERE kind = 'inverter' ORDER BY id";
+    let inverters: Vec<(i64, String)> = match &db.store {
+        Store::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        Store::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+    };
+    let first = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let mut rows = Vec::new();
+    for day in first.iter_days().take(730) {
+        let season = 0.6 + 0.4 * (std::f64::consts::PI * f64::from(day.ordinal0()) / 365.0).sin();
+        for (id, station) in &inverters {
+            let loss = if station == DEGRADING && day.year() == 2026 {
+                0.97
+            } else {
+                1.0
+            };
+            // Every reading of the day arrived, and the daylight hours 06-18 produced.
+            rows.push((*id, day, 40.0 * season * loss, 1_440_i32, 0x7_FFC0_i32));
+        }
+    }
+    macro_rules! insert {
+        ($pool:expr, $db:ty) => {{
+            let mut tx = $pool.begin().await.unwrap();
+            for chunk in rows.chunks(500) {
+                let mut q: sqlx::QueryBuilder<$db> = sqlx::QueryBuilder::new(
+                    "INSERT INTO energy_daily (device_id, day, energy_kwh, samples, bad_intervals, data_hours, producing_hours) ",
+                );
+                q.push_values(chunk, |mut b, (id, day, kwh, samples, mask)| {
+                    b.push_bind(*id)
+                        .push_bind(*day)
+                        .push_bind(*kwh)
+                        .push_bind(*samples)
+                        .push_bind(0_i32)
+                        .push_bind(*mask)
+                        .push_bind(*mask);
+                });
+                q.build().execute(&mut *tx).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+        }};
+    }
+    match &db.store {
+        Store::Sqlite(p) => insert!(p, sqlx::Sqlite),
+        Store::Postgres(p) => insert!(p, sqlx::Postgres),
+    }
+    let app = TestApp::spawn(&db).await;
+
+    let (status, body) = app
+        .get("/api/v1/assessments?from=2026-01-01&to=2026-12-31&county=149901")
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    for s in body["stations"].as_array().unwrap() {
+        let code = s["code"].as_str().unwrap();
+        let flagged = flags_of(s).iter().any(|f| f == "degradation");
+        let rate = s["degradation_percent_per_year"].as_f64();
+        if code == DEGRADING {
+            let rate = rate.unwrap_or_else(|| panic!("{code}: no rate: {s:#}"));
+            assert!((rate + 3.0).abs() < 0.3, "{code}: {rate} %/year");
+            assert!(s["degradation_pairs"].as_u64().unwrap() >= 300, "{s:#}");
+            assert!(flagged, "{code} is not flagged: {s:#}");
+            let flag = s["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["kind"] == "degradation")
+                .unwrap();
+            assert!(!flag["reason_zh"].as_str().unwrap().is_empty());
+        } else {
+            // Stations without inverters have no rate; the others lose nothing.
+            if let Some(rate) = rate {
+                assert!(rate.abs() < 0.3, "{code}: {rate} %/year");
+            }
+            assert!(!flagged, "{code} is flagged for degradation: {s:#}");
+        }
+    }
+}
+
 both_backends!(
+    a_station_losing_three_percent_a_year_is_flagged_for_degradation,
     the_pdf_report_and_the_workbook_show_stations_grades_and_reasons,
     the_packed_read_returns_the_same_rows_as_reading_row_by_row,
     a_missing_font_still_writes_the_tables_and_names_the_package,
