@@ -7,49 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use common::broker::{PrivateBroker, publish_all};
+use common::broker::{PrivateBroker, publish_all, stored, telemetry_payloads};
 use common::private_pg::PrivatePg;
 use common::{TestApp, TestDb, eventually, example_dir, test_config, unique};
 use pvledger::app::Application;
 use pvledger::ledger::import_dir;
 use pvledger::store::Store;
-use serde_json::json;
-
-const GW: &str = "GW-149901101201";
-const INV: &str = "INV-PV149901101201-01-1";
-
-/// `count` payloads of `per` readings each, one minute apart, all in the past.
-fn payloads(prefix: &str, count: usize, per: usize) -> Vec<(String, Vec<u8>)> {
-    let start: DateTime<Utc> = Utc::now() - chrono::Duration::days(30);
-    (0..count)
-        .map(|p| {
-            let readings: Vec<_> = (0..per)
-                .map(|r| {
-                    let minute = (p * per + r) as i64;
-                    json!({
-                        "device": INV,
-                        "ts": (start + chrono::Duration::minutes(minute)).to_rfc3339(),
-                        "ac_power_w": 30_000.0,
-                        "energy_total_kwh": 1_000.0 + minute as f64 * 0.5,
-                    })
-                })
-                .collect();
-            let body = json!({"gateway": GW, "readings": readings}).to_string();
-            (format!("{prefix}/{GW}/telemetry"), body.into_bytes())
-        })
-        .collect()
-}
-
-/// Stored readings; -1 while the database does not answer (the restart drill).
-async fn stored(store: &Store) -> i64 {
-    let sql = "SELECT COUNT(*) FROM readings";
-    let n = match store {
-        Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await,
-        Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await,
-    };
-    n.unwrap_or(-1)
-}
 
 /// The value of an unlabelled sample in a Prometheus text exposition.
 fn metric(text: &str, name: &str) -> f64 {
@@ -102,7 +65,7 @@ async fn a_flood_beyond_the_backlog_bound_is_shed_and_sent_again(db: TestDb) {
     subscribed(&app.base).await;
 
     // About 4 MB of payloads against a 1 MiB bound.
-    publish_all(broker.port, payloads(&prefix, 3_000, 10)).await;
+    publish_all(broker.port, telemetry_payloads(&prefix, 3_000, 10)).await;
     eventually(180, "30,000 stored readings", || async {
         (stored(&db.store).await == 30_000).then_some(())
     })
@@ -143,7 +106,7 @@ async fn a_broker_restart_during_ingest_loses_nothing(db: TestDb) {
     subscribed(&app.base).await;
 
     let port = broker.port;
-    let messages = payloads(&prefix, 400, 5);
+    let messages = telemetry_payloads(&prefix, 400, 5);
     let publisher = tokio::spawn(async move {
         // Slow enough that the restart falls in the middle of the stream.
         for chunk in messages.chunks(40) {
@@ -206,7 +169,7 @@ async fn a_postgres_restart_during_ingest_pauses_ingest_and_loses_nothing() {
     let server = tokio::spawn(app.run());
     subscribed(&base).await;
 
-    let messages = payloads(&prefix, 300, 5);
+    let messages = telemetry_payloads(&prefix, 300, 5);
     let (first, rest) = messages.split_at(100);
     publish_all(broker.port, first.to_vec()).await;
     eventually(30, "the first 500 readings", || async {

@@ -10,15 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chrono::Utc;
-use common::broker::{PrivateBroker, publish_all};
+use common::broker::{PrivateBroker, publish_all, stored, telemetry_payloads};
 use common::{ChildGuard, TestDb, eventually, example_dir, unique};
 use pvledger::ledger::import_dir;
-use pvledger::store::Store;
-use serde_json::json;
-
-const GW: &str = "GW-149901101201";
-const INV: &str = "INV-PV149901101201-01-1";
 
 /// A `pvledger serve` child sharing ingest; its log goes to a file shown on failure.
 struct Node {
@@ -87,16 +81,6 @@ impl Node {
     }
 }
 
-async fn stored(store: &Store) -> i64 {
-    match store {
-        Store::Postgres(p) => sqlx::query_scalar("SELECT COUNT(*) FROM readings")
-            .fetch_one(p)
-            .await
-            .unwrap(),
-        Store::Sqlite(_) => unreachable!("this drill runs on PostgreSQL"),
-    }
-}
-
 #[tokio::test]
 async fn three_processes_share_ingest_and_a_killed_one_loses_nothing() {
     let db = TestDb::postgres().await;
@@ -117,28 +101,7 @@ async fn three_processes_share_ingest_and_a_killed_one_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // 1,200 payloads of 5 readings each, published in bursts.
-    let start = Utc::now() - chrono::Duration::days(20);
-    let messages: Vec<(String, Vec<u8>)> = (0..1_200)
-        .map(|p| {
-            let readings: Vec<_> = (0..5)
-                .map(|r| {
-                    let minute = p * 5 + r;
-                    json!({
-                        "device": INV,
-                        "ts": (start + chrono::Duration::minutes(minute)).to_rfc3339(),
-                        "ac_power_w": 25_000.0,
-                        "energy_total_kwh": 500.0 + minute as f64 * 0.4,
-                    })
-                })
-                .collect();
-            (
-                format!("{prefix}/{GW}/telemetry"),
-                json!({"gateway": GW, "readings": readings})
-                    .to_string()
-                    .into_bytes(),
-            )
-        })
-        .collect();
+    let messages = telemetry_payloads(&prefix, 1_200, 5);
     let port = broker.port;
     let stream = messages.clone();
     let publisher = tokio::spawn(async move {

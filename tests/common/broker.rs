@@ -8,7 +8,14 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
+use chrono::{DateTime, Utc};
+use pvledger::store::Store;
+use serde_json::json;
+
 use super::ChildGuard;
+
+const GW: &str = "GW-149901101201";
+const INV: &str = "INV-PV149901101201-01-1";
 
 pub struct PrivateBroker {
     pub port: u16,
@@ -148,4 +155,37 @@ pub async fn publish_all(port: u16, messages: Vec<(String, Vec<u8>)>) {
         waited.is_ok(),
         "the broker acknowledged only {acked} of {total} messages"
     );
+}
+
+/// `count` payload v1 messages on `{prefix}/{GW}/telemetry` of `per` readings each of the
+/// example county's inverter INV, one minute apart, all in the past.
+pub fn telemetry_payloads(prefix: &str, count: usize, per: usize) -> Vec<(String, Vec<u8>)> {
+    let start: DateTime<Utc> = Utc::now() - chrono::Duration::days(30);
+    (0..count)
+        .map(|p| {
+            let readings: Vec<_> = (0..per)
+                .map(|r| {
+                    let minute = (p * per + r) as i64;
+                    json!({
+                        "device": INV,
+                        "ts": (start + chrono::Duration::minutes(minute)).to_rfc3339(),
+                        "ac_power_w": 30_000.0,
+                        "energy_total_kwh": 1_000.0 + minute as f64 * 0.5,
+                    })
+                })
+                .collect();
+            let body = json!({"gateway": GW, "readings": readings}).to_string();
+            (format!("{prefix}/{GW}/telemetry"), body.into_bytes())
+        })
+        .collect()
+}
+
+/// Stored readings; -1 while the database does not answer (the restart drill).
+pub async fn stored(store: &Store) -> i64 {
+    let sql = "SELECT COUNT(*) FROM readings";
+    let n = match store {
+        Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+        Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+    };
+    n.unwrap_or(-1)
 }
