@@ -233,6 +233,8 @@ pub struct ModbusConfig {
 pub struct IngestConfig {
     pub batch_max_rows: usize,
     pub batch_linger_ms: u64,
+    /// Under a backlog, how long rollups may trail committed readings; 0: never.
+    pub rollup_max_lag_ms: u64,
     pub queue: usize,
     pub expected_interval_s: u64,
 }

@@ -110,6 +110,16 @@ fn ingest(e: &mut Exposition, state: &AppState) {
         stats.batch_rows() as f64,
     );
     e.family(
+        "pvledger_ingest_rollups_deferred_total",
+        Kind::Counter,
+        "Writer batches committed with their hourly and daily rollups left for a later batch (a backlog).",
+    )
+    .sample(
+        "pvledger_ingest_rollups_deferred_total",
+        &[],
+        stats.deferred_batches() as f64,
+    );
+    e.family(
         "pvledger_ingest_batch_seconds",
         Kind::Histogram,
         "Time to commit one writer batch with its rollups, retries included.",

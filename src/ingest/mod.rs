@@ -80,6 +80,7 @@ impl Ingest {
         let limits = BatchLimits {
             max_rows: config.batch_max_rows,
             linger: std::time::Duration::from_millis(config.batch_linger_ms),
+            rollup_max_lag: std::time::Duration::from_millis(config.rollup_max_lag_ms),
         };
         let task = tokio::spawn(writer::run(
             store.clone(),

@@ -35,9 +35,11 @@ pub async fn recompute(
     if touched.is_empty() {
         return Ok(());
     }
+    let mut laps = Laps::new();
     let mut ids: Vec<i64> = touched.keys().copied().collect();
     ids.sort_unstable();
     dispatch_tx!(&mut *tx, telemetry::lock_devices(&ids))?;
+    laps.mark("lock");
     let mut spans: Vec<DeviceSpan> = ids
         .iter()
         .map(|id| DeviceSpan {
@@ -60,6 +62,7 @@ pub async fn recompute(
             s.to = Ts(hour_of(n.0) + Duration::hours(1));
         }
     }
+    laps.mark("next");
 
     let mut windows: HashMap<i64, Vec<SampleRow>> = HashMap::with_capacity(spans.len());
     for row in dispatch_tx!(&mut *tx, telemetry::window_samples_many(&spans))? {
@@ -70,6 +73,7 @@ pub async fn recompute(
             .into_iter()
             .map(|(device, any, counter)| (device, (any, counter)))
             .collect();
+    laps.mark("read");
 
     let mut hourly = Vec::new();
     let mut quality = Vec::new();
@@ -103,10 +107,13 @@ pub async fn recompute(
             }
         }
     }
+    laps.mark("rollup");
     dispatch_tx!(&mut *tx, telemetry::replace_hourly_many(&spans, &hourly))?;
+    laps.mark("hourly");
     if !quality.is_empty() {
         dispatch_tx!(&mut *tx, telemetry::set_quality_many(&quality))?;
     }
+    laps.mark("quality");
 
     // Every local day a window overlaps is summed again from all of its hours.
     let days: Vec<DeviceDays> = spans
@@ -129,8 +136,44 @@ pub async fn recompute(
         })
         .collect();
     let cells = dispatch_tx!(&mut *tx, telemetry::hour_cells_many(&day_spans))?;
+    laps.mark("cells");
     let daily = daily_rows(&cells, zone);
-    dispatch_tx!(&mut *tx, telemetry::replace_daily_many(&days, &daily))
+    dispatch_tx!(&mut *tx, telemetry::replace_daily_many(&days, &daily))?;
+    laps.mark("daily");
+    // Where a recomputation's time goes (RUST_LOG=pvledger::ingest::recompute=debug).
+    tracing::debug!(devices = ids.len(), steps = %laps, "rollups recomputed");
+    Ok(())
+}
+
+/// Elapsed time per named step, for the debug log.
+struct Laps {
+    last: std::time::Instant,
+    steps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Laps {
+    fn new() -> Self {
+        Laps {
+            last: std::time::Instant::now(),
+            steps: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, step: &'static str) {
+        let now = std::time::Instant::now();
+        self.steps.push((step, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Laps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (step, d)) in self.steps.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{step}={}ms", d.as_millis())?;
+        }
+        Ok(())
+    }
 }
 
 /// The daily rows from hourly rows ordered by device and hour: per device and local day,

@@ -20,6 +20,8 @@ pub struct Stats {
     /// Committed writer batches: their durations, and the readings they held.
     batches: Mutex<Histogram>,
     batch_rows: AtomicU64,
+    /// Batches committed with their rollups left for a later batch (a backlog).
+    deferred_batches: AtomicU64,
     refused: Mutex<HashMap<RejectReason, u64>>,
     last_logged: Mutex<HashMap<String, Instant>>,
 }
@@ -43,6 +45,16 @@ impl Stats {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .observe(seconds);
+    }
+
+    /// A committed batch left its rollups for a later batch.
+    pub fn deferred(&self) {
+        self.deferred_batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Batches committed with their rollups deferred.
+    pub fn deferred_batches(&self) -> u64 {
+        self.deferred_batches.load(Ordering::Relaxed)
     }
 
     /// Durations of committed batches.

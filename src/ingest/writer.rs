@@ -4,11 +4,17 @@
 //!
 //! A database failure pauses ingest: the batch is retried with backoff until it commits
 //! (or the service stops, in which case nothing is confirmed and senders redeliver).
+//!
+//! Rollups are recomputed in the batch's transaction, except under a backlog: while more is
+//! queued behind a batch, its devices are marked in `rollup_dirty` (in the same transaction)
+//! and recomputed with a later batch, when the queue has emptied or the oldest mark is
+//! `rollup_max_lag` old. Recomputing an hour costs the same for one new reading as for ten,
+//! so a backlog is rolled up once per device instead of once per batch (issue 7).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use chrono_tz::Tz;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -16,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::admit::Accepted;
 use super::directory::Directory;
 use super::recompute::{self, Touched};
-use crate::store::telemetry::{ReadingRow, RejectionRow};
+use crate::store::telemetry::{DeviceSpan, ReadingRow, RejectionRow};
 use crate::store::{Store, Ts, dispatch_tx};
 
 /// Work for the writer: readings and refusals, and whom to tell once committed.
@@ -38,6 +44,31 @@ pub struct WriteOutcome {
 pub struct BatchLimits {
     pub max_rows: usize,
     pub linger: Duration,
+    /// Under a backlog, how long rollups may trail committed readings (zero: never).
+    pub rollup_max_lag: Duration,
+}
+
+/// How long an idle writer waits before it tries again to roll up marks it could not.
+const FLUSH_RETRY: Duration = Duration::from_secs(5);
+
+/// When a batch's rollups are brought up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rollups {
+    /// In the batch's transaction, together with every device marked earlier.
+    Now,
+    /// Later: the batch's devices are marked in `rollup_dirty`.
+    Later,
+}
+
+/// Rollups may wait only behind a backlog, and only until the first deferred batch is
+/// `max_lag` old. (An idle writer rolls up at once, see `run`.)
+fn rollups_for(queued: bool, max_lag: Duration, deferred_for: Option<Duration>) -> Rollups {
+    let in_time = deferred_for.is_none_or(|d| d < max_lag);
+    if queued && !max_lag.is_zero() && in_time {
+        Rollups::Later
+    } else {
+        Rollups::Now
+    }
 }
 
 /// Runs the writer until every sender is gone (drains what is queued) or `shutdown`
@@ -51,7 +82,35 @@ pub async fn run(
     stats: std::sync::Arc<super::Stats>,
     shutdown: CancellationToken,
 ) {
-    while let Some(first) = rx.recv().await {
+    // Marks left by a process that stopped (or died) before rolling them up.
+    let flush = || write_with_retry(&store, &directory, zone, &[], Rollups::Now, &shutdown);
+    if flush().await.is_none() {
+        return;
+    }
+    let mut deferred_since: Option<std::time::Instant> = None;
+    loop {
+        // With rollups deferred, an idle writer rolls them up instead of waiting for more.
+        let next = match deferred_since {
+            None => rx.recv().await,
+            Some(_) => match tokio::time::timeout(limits.linger, rx.recv()).await {
+                Ok(next) => next,
+                Err(_idle) => {
+                    match flush().await {
+                        None => return,
+                        Some((_, Rollups::Now)) => deferred_since = None,
+                        // Rolling up fails with the database up (logged): not in a tight loop.
+                        Some((_, Rollups::Later)) => tokio::time::sleep(FLUSH_RETRY).await,
+                    }
+                    continue;
+                }
+            },
+        };
+        let Some(first) = next else {
+            if deferred_since.is_some() {
+                flush().await;
+            }
+            return;
+        };
         let mut batch = vec![first];
         let mut rows = batch[0].readings.len();
         let deadline = tokio::time::Instant::now() + limits.linger;
@@ -65,8 +124,14 @@ pub async fn run(
             }
         }
         let started = std::time::Instant::now();
-        let written = write_with_retry(&store, &directory, zone, &batch, &shutdown).await;
-        let Some(per_submission) = written else {
+        // A backlog: more is queued, or the batch closed full rather than by its linger.
+        let rollups = rollups_for(
+            !rx.is_empty() || rows >= limits.max_rows,
+            limits.rollup_max_lag,
+            deferred_since.map(|t| t.elapsed()),
+        );
+        let written = write_with_retry(&store, &directory, zone, &batch, rollups, &shutdown).await;
+        let Some((per_submission, rollups)) = written else {
             tracing::warn!(
                 rows,
                 "stopping with an unwritten batch; its senders will redeliver"
@@ -74,6 +139,13 @@ pub async fn run(
             return;
         };
         stats.batch(rows, started.elapsed().as_secs_f64());
+        if rollups == Rollups::Later {
+            stats.deferred();
+        }
+        deferred_since = match rollups {
+            Rollups::Now => None,
+            Rollups::Later => deferred_since.or(Some(started)),
+        };
         for (s, inserted) in batch.into_iter().zip(per_submission) {
             // None: this submission alone cannot be stored; its sender is not confirmed.
             if let Some(inserted) = inserted {
@@ -85,27 +157,31 @@ pub async fn run(
 
 /// Retries while the database is unreachable (ingest pauses, nothing is lost). When the
 /// database answers but the batch still fails, the batch is written submission by
-/// submission, so that one bad submission cannot hold back the others. Returns None when
-/// shutdown interrupted the retries.
+/// submission, so that one bad submission cannot hold back the others (their rollups are
+/// then deferred). Returns the rows inserted per submission and when the rollups were done,
+/// or None when shutdown interrupted the retries.
 async fn write_with_retry(
     store: &Store,
     directory: &Directory,
     zone: Tz,
     batch: &[Submission],
+    rollups: Rollups,
     shutdown: &CancellationToken,
-) -> Option<Vec<Option<u64>>> {
+) -> Option<(Vec<Option<u64>>, Rollups)> {
     let mut backoff = Duration::from_millis(200);
     loop {
         let snap = directory.snapshot();
         let rated = |id: i64| snap.by_id.get(&id).and_then(|d| d.rated_kw);
-        match write(store, batch, rated, zone).await {
-            Ok(n) => return Some(n.into_iter().map(Some).collect()),
+        match write(store, batch, rated, zone, rollups).await {
+            Ok(n) => return Some((n.into_iter().map(Some).collect(), rollups)),
             Err(e) if store.ping().await => {
                 tracing::error!(error = %e, "a batch failed with the database up; writing its payloads one by one");
                 let mut out = Vec::with_capacity(batch.len());
                 for s in batch {
                     let one = std::slice::from_ref(s);
-                    match write(store, one, rated, zone).await {
+                    // Rollups later: if rolling up is what fails (marks of earlier batches
+                    // included), readings are still stored and confirmed.
+                    match write(store, one, rated, zone, Rollups::Later).await {
                         Ok(n) => out.push(Some(n[0])),
                         Err(e) => {
                             tracing::error!(error = %e, readings = s.readings.len(), "a payload cannot be stored; it is left unconfirmed");
@@ -113,7 +189,7 @@ async fn write_with_retry(
                         }
                     }
                 }
-                return Some(out);
+                return Some((out, Rollups::Later));
             }
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "database unreachable; ingest paused");
@@ -133,37 +209,81 @@ async fn write(
     batch: &[Submission],
     rated: impl Fn(i64) -> Option<f64>,
     zone: Tz,
+    rollups: Rollups,
 ) -> Result<Vec<u64>, sqlx::Error> {
     let now = Ts(Utc::now());
     let started = std::time::Instant::now();
     let mut tx = store.begin().await?;
+    // One insert for the whole batch: a statement per submission (often 10 readings) made
+    // round trips, not rows, the cost of ingest.
+    let rows: Vec<ReadingRow> = batch
+        .iter()
+        .flat_map(|s| s.readings.iter().map(|a| row(a, now)))
+        .collect();
+    let stored = dispatch_tx!(&mut tx, telemetry::insert_readings(&rows))?;
+    let rejections: Vec<RejectionRow> = batch
+        .iter()
+        .flat_map(|s| s.rejections.iter().cloned())
+        .collect();
+    dispatch_tx!(&mut tx, telemetry::insert_rejections(&rejections))?;
     let mut touched: HashMap<i64, Touched> = HashMap::new();
-    let mut inserted = Vec::with_capacity(batch.len());
-    for s in batch {
-        let rows: Vec<ReadingRow> = s.readings.iter().map(|a| row(a, now)).collect();
-        inserted.push(dispatch_tx!(&mut tx, telemetry::insert_readings(&rows))?);
-        dispatch_tx!(&mut tx, telemetry::insert_rejections(&s.rejections))?;
-        for a in &s.readings {
-            touched
-                .entry(a.device_id)
-                .and_modify(|t| {
-                    t.first = t.first.min(a.ts);
-                    t.last = t.last.max(a.ts);
-                })
-                .or_insert(Touched {
-                    first: a.ts,
-                    last: a.ts,
-                });
-        }
+    for a in batch.iter().flat_map(|s| &s.readings) {
+        touched
+            .entry(a.device_id)
+            .and_modify(|t| {
+                t.first = t.first.min(a.ts);
+                t.last = t.last.max(a.ts);
+            })
+            .or_insert(Touched {
+                first: a.ts,
+                last: a.ts,
+            });
     }
+    let inserted = inserted_per_submission(batch.iter().map(|s| &s.readings[..]), stored);
     let inserted_at = started.elapsed();
-    recompute::recompute(&mut tx, &touched, rated, zone).await?;
+    let pending = match rollups {
+        Rollups::Later => {
+            let mut marks: Vec<DeviceSpan> = touched
+                .iter()
+                .map(|(id, t)| DeviceSpan {
+                    device_id: *id,
+                    from: Ts(t.first),
+                    to: Ts(t.last),
+                })
+                .collect();
+            marks.sort_unstable_by_key(|m| m.device_id);
+            dispatch_tx!(&mut tx, telemetry::mark_dirty_many(&marks))?;
+            0
+        }
+        Rollups::Now => {
+            let marked = dispatch_tx!(&mut tx, telemetry::dirty())?;
+            for m in &marked {
+                touched
+                    .entry(m.device_id)
+                    .and_modify(|t| {
+                        t.first = t.first.min(m.from.0);
+                        t.last = t.last.max(m.to.0);
+                    })
+                    .or_insert(Touched {
+                        first: m.from.0,
+                        last: m.to.0,
+                    });
+            }
+            recompute::recompute(&mut tx, &touched, rated, zone).await?;
+            if !marked.is_empty() {
+                dispatch_tx!(&mut tx, telemetry::clear_dirty_many(&marked))?;
+            }
+            marked.len()
+        }
+    };
     let recomputed_at = started.elapsed();
     tx.commit().await?;
     // Where a batch's time goes, for tuning (RUST_LOG=pvledger::ingest::writer=debug).
     tracing::debug!(
         submissions = batch.len(),
         devices = touched.len(),
+        rollups = ?rollups,
+        earlier_marks = pending,
         insert_ms = inserted_at.as_millis() as u64,
         recompute_ms = (recomputed_at - inserted_at).as_millis() as u64,
         commit_ms = (started.elapsed() - recomputed_at).as_millis() as u64,
@@ -172,11 +292,32 @@ async fn write(
     Ok(inserted)
 }
 
+fn inserted_per_submission<'a>(
+    submissions: impl Iterator<Item = &'a [Accepted]>,
+    stored: Vec<(i64, Ts)>,
+) -> Vec<u64> {
+    let mut stored: HashSet<(i64, Ts)> = stored.into_iter().collect();
+    submissions
+        .map(|readings| {
+            readings
+                .iter()
+                .filter(|a| stored.remove(&(a.device_id, stored_ts(a))))
+                .count() as u64
+        })
+        .collect()
+}
+
+/// The instant as stored: milliseconds, on both backends (RFC 3339 allows finer; PostgreSQL
+/// would keep microseconds and SQLite not, and a resend must match what was stored).
+fn stored_ts(a: &Accepted) -> Ts {
+    Ts(a.ts.trunc_subsecs(3))
+}
+
 fn row(a: &Accepted, now: Ts) -> ReadingRow {
     let r = &a.reading;
     ReadingRow {
         device_id: a.device_id,
-        ts: Ts(a.ts),
+        ts: stored_ts(a),
         received_at: now,
         ac_power_w: r.ac_power_w,
         dc_power_w: r.dc_power_w,
@@ -191,5 +332,68 @@ fn row(a: &Accepted, now: Ts) -> ReadingRow {
         status: r.status.map(|s| s.as_str().to_owned()),
         fault_code: r.fault_code.clone(),
         quality: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn reading(device_id: i64, second: u32) -> Accepted {
+        Accepted {
+            device_id,
+            ts: Utc.with_ymd_and_hms(2026, 6, 1, 2, 0, second).unwrap(),
+            reading: Default::default(),
+        }
+    }
+
+    #[test]
+    fn rollups_wait_only_behind_a_backlog_and_not_past_the_lag_limit() {
+        let lag = Duration::from_secs(5);
+        assert_eq!(rollups_for(true, lag, None), Rollups::Later);
+        assert_eq!(
+            rollups_for(true, lag, Some(Duration::from_secs(4))),
+            Rollups::Later
+        );
+        // Nothing queued behind: now, with whatever was deferred before.
+        assert_eq!(rollups_for(false, lag, None), Rollups::Now);
+        assert_eq!(
+            rollups_for(false, lag, Some(Duration::from_secs(1))),
+            Rollups::Now
+        );
+        // The oldest deferred batch has waited long enough, backlog or not.
+        assert_eq!(rollups_for(true, lag, Some(lag)), Rollups::Now);
+        // Zero: never deferred.
+        assert_eq!(rollups_for(true, Duration::ZERO, None), Rollups::Now);
+    }
+
+    #[test]
+    fn each_new_row_counts_once_for_the_first_submission_that_carried_it() {
+        let first = [reading(1, 0), reading(2, 0)];
+        // Carries device 1's reading again (a resend inside the batch) and one of its own.
+        let second = [reading(1, 0), reading(3, 0)];
+        // Entirely stored before this batch: nothing new.
+        let third = [reading(4, 0)];
+        let stored = vec![
+            (1, stored_ts(&first[0])),
+            (2, stored_ts(&first[1])),
+            (3, stored_ts(&second[1])),
+        ];
+        let counts =
+            inserted_per_submission([&first[..], &second[..], &third[..]].into_iter(), stored);
+        assert_eq!(counts, vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn readings_are_keyed_and_stored_to_the_millisecond() {
+        let mut a = reading(1, 0);
+        a.ts += chrono::Duration::nanoseconds(1_234_567);
+        assert_eq!(stored_ts(&a).0.timestamp_subsec_nanos(), 1_000_000);
+        let stored = vec![(1, stored_ts(&a))];
+        assert_eq!(
+            inserted_per_submission([&[a][..]].into_iter(), stored),
+            vec![1]
+        );
     }
 }

@@ -189,19 +189,150 @@ pub mod pg {
         use super::Db;
         include!("telemetry_sql.rs");
 
+        // The set-wise relations of telemetry_sql.rs as arrays: one bind per column whatever
+        // the number of devices, so one statement per batch, parsed and planned once.
+        const SPAN_CHUNK: usize = usize::MAX;
+
+        fn push_spans<'a>(q: &mut QueryBuilder<'a, Db>, spans: &'a [DeviceSpan]) {
+            q.push("SELECT * FROM UNNEST(")
+                .push_bind(spans.iter().map(|s| s.device_id).collect::<Vec<_>>())
+                .push("::int8[], ")
+                .push_bind(spans.iter().map(|s| s.from.0).collect::<Vec<_>>())
+                .push("::timestamptz[], ")
+                .push_bind(spans.iter().map(|s| s.to.0).collect::<Vec<_>>())
+                .push("::timestamptz[]) AS u(column1, column2, column3)");
+        }
+
+        fn push_days<'a>(q: &mut QueryBuilder<'a, Db>, days: &'a [DeviceDays]) {
+            q.push("SELECT * FROM UNNEST(")
+                .push_bind(days.iter().map(|d| d.device_id).collect::<Vec<_>>())
+                .push("::int8[], ")
+                .push_bind(days.iter().map(|d| d.first).collect::<Vec<_>>())
+                .push("::date[], ")
+                .push_bind(days.iter().map(|d| d.last).collect::<Vec<_>>())
+                .push("::date[]) AS u(column1, column2, column3)");
+        }
+
+        fn push_quality<'a>(q: &mut QueryBuilder<'a, Db>, rows: &'a [(i64, Ts, i16)]) {
+            q.push("SELECT * FROM UNNEST(")
+                .push_bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+                .push("::int8[], ")
+                .push_bind(rows.iter().map(|r| r.1.0).collect::<Vec<_>>())
+                .push("::timestamptz[], ")
+                .push_bind(rows.iter().map(|r| r.2).collect::<Vec<_>>())
+                .push("::int2[]) AS u(column1, column2, column3)");
+        }
+
+        async fn insert_hourly(conn: &mut Conn, rows: &[HourlyRow]) -> Result<(), sqlx::Error> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            sqlx::query(
+                "INSERT INTO energy_hourly (device_id, hour, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, \
+                 bad_intervals, source) SELECT * FROM UNNEST($1::int8[], $2::timestamptz[], $3::float8[], $4::float8[], \
+                 $5::int4[], $6::float8[], $7::int4[], $8::text[])",
+            )
+            .bind(rows.iter().map(|r| r.device_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.hour.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.energy_kwh).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.peak_power_w).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.samples).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.irradiation_kwh_m2).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.bad_intervals).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.source.clone()).collect::<Vec<_>>())
+            .execute(conn)
+            .await
+            .map(drop)
+        }
+
+        async fn insert_daily(conn: &mut Conn, rows: &[DailyWrite]) -> Result<(), sqlx::Error> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            sqlx::query(
+                "INSERT INTO energy_daily (device_id, day, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, \
+                 bad_intervals, data_hours, producing_hours) SELECT * FROM UNNEST($1::int8[], $2::date[], $3::float8[], \
+                 $4::float8[], $5::int4[], $6::float8[], $7::int4[], $8::int4[], $9::int4[])",
+            )
+            .bind(rows.iter().map(|r| r.device_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.day).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.energy_kwh).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.peak_power_w).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.samples).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.irradiation_kwh_m2).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.bad_intervals).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.data_hours).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.producing_hours).collect::<Vec<_>>())
+            .execute(conn)
+            .await
+            .map(drop)
+        }
+
+        /// Inserts readings, skipping any (device, ts) already stored (a resend); returns the
+        /// keys of the rows that were new. One statement for any number of rows: each column
+        /// travels as one array, which PostgreSQL parses and plans once, where a VALUES list
+        /// costs a bound parameter per cell and a statement per 500 rows.
+        pub async fn insert_readings(
+            conn: &mut Conn,
+            rows: &[ReadingRow],
+        ) -> Result<Vec<(i64, Ts)>, sqlx::Error> {
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            let col = |f: fn(&ReadingRow) -> Option<f64>| rows.iter().map(f).collect::<Vec<_>>();
+            sqlx::query_as(
+                "INSERT INTO readings (device_id, ts, received_at, ac_power_w, dc_power_w, energy_total_kwh, \
+                 export_energy_kwh, grid_voltage_v, frequency_hz, temperature_c, irradiance_poa_wm2, \
+                 module_temp_c, ambient_temp_c, status, fault_code, quality) \
+                 SELECT * FROM UNNEST($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::float8[], $5::float8[], \
+                 $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], \
+                 $13::float8[], $14::text[], $15::text[], $16::int2[]) \
+                 ON CONFLICT (device_id, ts) DO NOTHING RETURNING device_id, ts",
+            )
+            .bind(rows.iter().map(|r| r.device_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.ts.0).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.received_at.0).collect::<Vec<_>>())
+            .bind(col(|r| r.ac_power_w))
+            .bind(col(|r| r.dc_power_w))
+            .bind(col(|r| r.energy_total_kwh))
+            .bind(col(|r| r.export_energy_kwh))
+            .bind(col(|r| r.grid_voltage_v))
+            .bind(col(|r| r.frequency_hz))
+            .bind(col(|r| r.temperature_c))
+            .bind(col(|r| r.irradiance_poa_wm2))
+            .bind(col(|r| r.module_temp_c))
+            .bind(col(|r| r.ambient_temp_c))
+            .bind(rows.iter().map(|r| r.status.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.fault_code.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.quality).collect::<Vec<_>>())
+            .fetch_all(conn)
+            .await
+        }
+
+        /// Buckets of [`lock_devices`]: few enough for the lock table, enough that two
+        /// processes' batches of a few hundred devices rarely wait for each other.
+        pub const LOCK_BUCKETS: i64 = 256;
+
         /// Serialises rollup recomputation per device across processes sharing one database
-        /// (shared MQTT ingest): a transaction-scoped advisory lock per device, taken in
-        /// device order (no deadlock between two batches), held until commit. Without it two
-        /// processes could recompute one device's hour concurrently, each blind to the other's
-        /// uncommitted readings: a duplicate-key failure, or a rollup missing readings.
+        /// (shared MQTT ingest): transaction-scoped advisory locks, taken in order (no
+        /// deadlock between two batches), held until commit. Without them two processes could
+        /// recompute one device's hour concurrently, each blind to the other's uncommitted
+        /// readings: a duplicate-key failure, or a rollup missing readings.
+        ///
+        /// The locks are per bucket of devices (device id modulo [`LOCK_BUCKETS`]), not per
+        /// device: PostgreSQL's lock table holds max_locks_per_transaction (64) × max
+        /// connections entries for the whole server, and a batch that rolls up a province's
+        /// backlog touches 20,000 devices. One lock per device made such a batch fail with
+        /// "out of shared memory", again on every retry.
         pub async fn lock_devices(conn: &mut Conn, device_ids: &[i64]) -> Result<(), sqlx::Error> {
             // The two-key form keeps pvledger's locks apart from other users of the
             // advisory-lock space (sqlx's migration lock among them).
             sqlx::query(
-                "SELECT pg_advisory_xact_lock(7301, (d % 2147483647)::int4) \
-                 FROM (SELECT d FROM unnest($1::bigint[]) AS d ORDER BY d) AS s",
+                "SELECT pg_advisory_xact_lock(7301, b) \
+                 FROM (SELECT DISTINCT (d % $2)::int4 AS b FROM unnest($1::bigint[]) AS d ORDER BY b) AS s",
             )
             .bind(device_ids)
+            .bind(LOCK_BUCKETS)
             .execute(conn)
             .await
             .map(drop)
@@ -262,6 +393,48 @@ pub mod lite {
     pub mod telemetry {
         use super::Db;
         include!("telemetry_sql.rs");
+
+        // The set-wise relations of telemetry_sql.rs as VALUES lists, in chunks: three binds
+        // per device, well under SQLite's 32,766.
+        const SPAN_CHUNK: usize = 2_000;
+
+        fn push_spans<'a>(q: &mut QueryBuilder<'a, Db>, spans: &'a [DeviceSpan]) {
+            q.push_values(spans, |mut b, s| {
+                b.push_bind(s.device_id).push_bind(s.from).push_bind(s.to);
+            });
+        }
+
+        fn push_days<'a>(q: &mut QueryBuilder<'a, Db>, days: &'a [DeviceDays]) {
+            q.push_values(days, |mut b, d| {
+                b.push_bind(d.device_id)
+                    .push_bind(d.first)
+                    .push_bind(d.last);
+            });
+        }
+
+        fn push_quality<'a>(q: &mut QueryBuilder<'a, Db>, rows: &'a [(i64, Ts, i16)]) {
+            q.push_values(rows, |mut b, (device_id, ts, quality)| {
+                b.push_bind(*device_id).push_bind(*ts).push_bind(*quality);
+            });
+        }
+
+        async fn insert_hourly(conn: &mut Conn, rows: &[HourlyRow]) -> Result<(), sqlx::Error> {
+            insert_hourly_values(conn, rows).await
+        }
+
+        async fn insert_daily(conn: &mut Conn, rows: &[DailyWrite]) -> Result<(), sqlx::Error> {
+            insert_daily_values(conn, rows).await
+        }
+
+        /// Inserts readings, skipping any (device, ts) already stored (a resend); returns the
+        /// keys of the rows that were new. SQLite is in-process: a statement per 500 rows
+        /// costs no round trip.
+        pub async fn insert_readings(
+            conn: &mut Conn,
+            rows: &[ReadingRow],
+        ) -> Result<Vec<(i64, Ts)>, sqlx::Error> {
+            insert_readings_values(conn, rows).await
+        }
 
         /// SQLite lets one writer at a time into the database: a batch's transaction holds
         /// the write lock from its first insert, so recomputations never overlap.

@@ -16,10 +16,11 @@ pub type Conn = <Db as sqlx::Database>::Connection;
 /// Rows per INSERT statement: well under both engines' bound-parameter limits.
 const CHUNK: usize = 500;
 
-/// Inserts readings, skipping any (device, ts) already stored (a resend); returns how
-/// many were new.
-pub async fn insert_readings(conn: &mut Conn, rows: &[ReadingRow]) -> Result<u64, sqlx::Error> {
-    let mut inserted = 0;
+/// Inserts readings as a multi-row VALUES list, skipping any (device, ts) already stored
+/// (a resend); returns the keys of the rows that were new. SQLite's `insert_readings`;
+/// PostgreSQL has a faster one of its own (store/mod.rs).
+pub async fn insert_readings_values(conn: &mut Conn, rows: &[ReadingRow]) -> Result<Vec<(i64, Ts)>, sqlx::Error> {
+    let mut inserted = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO readings (device_id, ts, received_at, ac_power_w, dc_power_w, energy_total_kwh, \
@@ -44,8 +45,8 @@ pub async fn insert_readings(conn: &mut Conn, rows: &[ReadingRow]) -> Result<u64
                 .push_bind(r.fault_code.clone())
                 .push_bind(r.quality);
         });
-        q.push(" ON CONFLICT (device_id, ts) DO NOTHING");
-        inserted += q.build().execute(&mut *conn).await?.rows_affected();
+        q.push(" ON CONFLICT (device_id, ts) DO NOTHING RETURNING device_id, ts");
+        inserted.extend(q.build_query_as::<(i64, Ts)>().fetch_all(&mut *conn).await?);
     }
     Ok(inserted)
 }
@@ -74,17 +75,11 @@ const SAMPLE_COLUMNS: &str =
 
 // Set-wise rollup queries: one statement per chunk of devices instead of one
 // per device: the writer's batch touches thousands of devices and a round trip per device
-// and query was what bounded ingest (issue 7). The device spans travel as a VALUES list,
-// whose columns both engines name column1, column2, ...
-
-/// Devices per set-wise statement: three binds each, well under SQLite's 32,766.
-const SPAN_CHUNK: usize = 2_000;
-
-fn push_spans<'a>(q: &mut QueryBuilder<'a, Db>, spans: &'a [DeviceSpan]) {
-    q.push_values(spans, |mut b, s| {
-        b.push_bind(s.device_id).push_bind(s.from).push_bind(s.to);
-    });
-}
+// and query was what bounded ingest (issue 7). The device spans travel as a relation whose
+// columns are named column1, column2, ... (what both engines call a VALUES list's columns).
+// `SPAN_CHUNK` (devices per statement) and `push_spans`, `push_days` and `push_quality`,
+// which write that relation, are each backend's own, in store/mod.rs: a VALUES list on
+// SQLite, arrays through UNNEST on PostgreSQL.
 
 /// For each span, the first reading of its device at or after `from` (`to` is unused).
 pub async fn first_from_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<Vec<(i64, Option<Ts>)>, sqlx::Error> {
@@ -155,9 +150,7 @@ pub async fn last_before_many(
 pub async fn set_quality_many(conn: &mut Conn, rows: &[(i64, Ts, i16)]) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(SPAN_CHUNK) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new("UPDATE readings SET quality = w.column3 FROM (");
-        q.push_values(chunk, |mut b, (device_id, ts, quality)| {
-            b.push_bind(*device_id).push_bind(*ts).push_bind(*quality);
-        });
+        push_quality(&mut q, chunk);
         q.push(") AS w WHERE readings.device_id = w.column1 AND readings.ts = w.column2");
         q.build().execute(&mut *conn).await?;
     }
@@ -176,23 +169,7 @@ pub async fn replace_hourly_many(conn: &mut Conn, spans: &[DeviceSpan], rows: &[
         q.push(") AS w JOIN energy_hourly h ON h.device_id = w.column1 AND h.hour >= w.column2 AND h.hour < w.column3)");
         q.build().execute(&mut *conn).await?;
     }
-    for chunk in rows.chunks(CHUNK) {
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(
-            "INSERT INTO energy_hourly (device_id, hour, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, bad_intervals, source) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(r.device_id)
-                .push_bind(r.hour)
-                .push_bind(r.energy_kwh)
-                .push_bind(r.peak_power_w)
-                .push_bind(r.samples)
-                .push_bind(r.irradiation_kwh_m2)
-                .push_bind(r.bad_intervals)
-                .push_bind(r.source.clone());
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+    insert_hourly(conn, rows).await
 }
 
 /// The hourly rows of every span, by device and hour.
@@ -216,12 +193,77 @@ pub async fn replace_daily_many(conn: &mut Conn, days: &[DeviceDays], rows: &[Da
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "DELETE FROM energy_daily WHERE (device_id, day) IN (SELECT d.device_id, d.day FROM (",
         );
-        q.push_values(chunk, |mut b, d| {
-            b.push_bind(d.device_id).push_bind(d.first).push_bind(d.last);
-        });
+        push_days(&mut q, chunk);
         q.push(") AS w JOIN energy_daily d ON d.device_id = w.column1 AND d.day >= w.column2 AND d.day <= w.column3)");
         q.build().execute(&mut *conn).await?;
     }
+    insert_daily(conn, rows).await
+}
+
+/// Marks devices whose rollups trail their readings: `spans` hold each device's first and
+/// last new reading (`from`, `to`), one per device in device order (the order rows are
+/// locked in). An existing mark is widened to cover both.
+pub async fn mark_dirty_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<(), sqlx::Error> {
+    for chunk in spans.chunks(SPAN_CHUNK) {
+        // `WHERE true`: SQLite's grammar needs it between a SELECT and ON CONFLICT.
+        let mut q: QueryBuilder<Db> =
+            QueryBuilder::new("INSERT INTO rollup_dirty (device_id, first_ts, last_ts) SELECT w.column1, w.column2, w.column3 FROM (");
+        push_spans(&mut q, chunk);
+        q.push(
+            ") AS w WHERE true ON CONFLICT (device_id) DO UPDATE SET \
+             first_ts = CASE WHEN excluded.first_ts < rollup_dirty.first_ts THEN excluded.first_ts ELSE rollup_dirty.first_ts END, \
+             last_ts = CASE WHEN excluded.last_ts > rollup_dirty.last_ts THEN excluded.last_ts ELSE rollup_dirty.last_ts END",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Every device whose rollups trail its readings, with the span of readings not yet rolled
+/// up (`from` = first, `to` = last), in device order.
+pub async fn dirty<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E) -> Result<Vec<DeviceSpan>, sqlx::Error> {
+    let rows: Vec<(i64, Ts, Ts)> =
+        sqlx::query_as("SELECT device_id, first_ts, last_ts FROM rollup_dirty ORDER BY device_id").fetch_all(ex).await?;
+    Ok(rows.into_iter().map(|(device_id, from, to)| DeviceSpan { device_id, from, to }).collect())
+}
+
+/// Removes the marks that were rolled up, unless a concurrent writer widened one meanwhile
+/// (then it stays, for the next pass).
+pub async fn clear_dirty_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<(), sqlx::Error> {
+    for chunk in spans.chunks(SPAN_CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "DELETE FROM rollup_dirty WHERE (device_id, first_ts, last_ts) IN (SELECT w.column1, w.column2, w.column3 FROM (",
+        );
+        push_spans(&mut q, chunk);
+        q.push(") AS w)");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Inserts hourly rows as VALUES lists (SQLite's `insert_hourly`).
+pub async fn insert_hourly_values(conn: &mut Conn, rows: &[HourlyRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "INSERT INTO energy_hourly (device_id, hour, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, bad_intervals, source) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.device_id)
+                .push_bind(r.hour)
+                .push_bind(r.energy_kwh)
+                .push_bind(r.peak_power_w)
+                .push_bind(r.samples)
+                .push_bind(r.irradiation_kwh_m2)
+                .push_bind(r.bad_intervals)
+                .push_bind(r.source.clone());
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Inserts daily rows as VALUES lists (SQLite's `insert_daily`).
+pub async fn insert_daily_values(conn: &mut Conn, rows: &[DailyWrite]) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(CHUNK) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO energy_daily (device_id, day, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, bad_intervals, \

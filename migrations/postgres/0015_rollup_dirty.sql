@@ -1,0 +1,12 @@
+-- Devices whose rollups trail their readings (issue 7). Under a backlog the writer commits
+-- readings with a mark here instead of recomputing their hours and days at once, and
+-- recomputes the marked spans together later (when the queue empties, or the oldest mark is
+-- ingest.rollup_max_lag_ms old): a device with many readings queued is then recomputed once,
+-- not once per batch. The mark is written in the readings' transaction, so a process that
+-- dies leaves it for the next writer (or its own restart) to finish.
+CREATE TABLE rollup_dirty (
+    device_id   BIGINT PRIMARY KEY,
+    -- The earliest and latest reading not yet rolled up.
+    first_ts    TIMESTAMPTZ NOT NULL,
+    last_ts     TIMESTAMPTZ NOT NULL
+);
