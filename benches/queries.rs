@@ -341,6 +341,9 @@ async fn load_dataset(store: &Store, size: &Size, today: NaiveDate, now: DateTim
     }
 }
 
+/// The URL of a client's n-th request: `url(client, n)`.
+type Url = Arc<dyn Fn(usize, usize) -> String + Send + Sync>;
+
 /// Latencies of every timed request, and how long the run took.
 struct Run {
     latencies: Vec<Duration>,
@@ -349,11 +352,7 @@ struct Run {
 
 /// `clients` closed-loop clients for `secs` seconds; `url(client, n)` is the n-th request
 /// of a client. Every answer must be 200.
-async fn drive(
-    clients: &[reqwest::Client],
-    secs: u64,
-    url: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
-) -> Run {
+async fn drive(clients: &[reqwest::Client], secs: u64, url: Url) -> Run {
     // Warm-up: one untimed request per client, all at once.
     let mut tasks = Vec::new();
     for (c, client) in clients.iter().enumerate() {
@@ -525,10 +524,7 @@ async fn bench(
     // The list rows: the whole province in one answer (what every call cost before paging),
     // a page of it, a page of the county (the same stations through the area filter) and
     // one township (60 stations, one page). Pages and townships vary per request.
-    let list_rows: [(
-        &'static str,
-        Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
-    ); 4] = [
+    let list_rows: [(&str, Url); 4] = [
         ("station list: province, unpaginated", {
             let b = base.clone();
             Arc::new(move |_, _| format!("{b}/api/v1/stations"))
@@ -641,7 +637,7 @@ async fn main() {
         );
     }
     println!(
-        "\n{:<9} {:<42} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12}  {}",
+        "\n{:<9} {:<42} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12}  load (1 min) before → after",
         "backend",
         "endpoint",
         "requests",
@@ -651,7 +647,6 @@ async fn main() {
         "max ms",
         "req/s",
         "target p95",
-        "load (1 min) before → after"
     );
     for (_, lines) in &mut results {
         for l in lines.iter_mut() {

@@ -187,26 +187,40 @@ pub async fn stations(
     }))
 }
 
-/// Adds health fields to `stations`, reading only what concerns them: their devices, each
-/// device's newest reading of the last two days (one index lookup per device) and today's
-/// daily rows of those devices; and the sun's position at each station.
+/// Above this many stations, [`with_health`] reads whole tables instead of looking up each
+/// device: on the province benchmark (6,000 stations) the per-device lookups made the
+/// unpaginated list 2.4x slower on SQLite (docs/BENCHMARKS.md, "Queries under 50 clients").
+const LOOKUP_AT_MOST: usize = MAX_PAGE as usize;
+
+/// Adds health fields to `stations`: their devices' newest readings of the last two days,
+/// today's energy, and the sun's position at each station. Up to [`LOOKUP_AT_MOST`]
+/// stations (any page), it reads only what concerns them: their devices, each device's
+/// newest reading (one index lookup per device) and today's daily rows of those devices.
+/// More than that (the whole county, the overview page), whole-table reads are cheaper.
 pub(crate) async fn with_health(
     state: &AppState,
     stations: Vec<Station>,
 ) -> Result<Vec<StationWithHealth>, ApiError> {
     let now = chrono::Utc::now();
-    let codes: Vec<&str> = stations.iter().map(|s| s.code.as_str()).collect();
-    let devices = dispatch!(&state.store, ledger::devices_of_stations(&codes))?;
-    let ids: Vec<i64> = devices.iter().map(|d| d.id).collect();
-    let latest = dispatch!(
-        &state.store,
-        telemetry::latest_of_many(&ids, Ts(now - chrono::Duration::days(2)))
-    )?;
-    let latest: HashMap<i64, &ReadingRow> = latest.iter().map(|r| (r.device_id, r)).collect();
-    let today: HashMap<i64, f64> =
-        dispatch!(&state.store, telemetry::energy_of_on(&ids, state.today()))?
+    let since = Ts(now - chrono::Duration::days(2));
+    let (devices, latest, today) = if stations.len() <= LOOKUP_AT_MOST {
+        let codes: Vec<&str> = stations.iter().map(|s| s.code.as_str()).collect();
+        let devices = dispatch!(&state.store, ledger::devices_of_stations(&codes))?;
+        let ids: Vec<i64> = devices.iter().map(|d| d.id).collect();
+        let latest = dispatch!(&state.store, telemetry::latest_of_many(&ids, since))?;
+        let today = dispatch!(&state.store, telemetry::energy_of_on(&ids, state.today()))?;
+        (devices, latest, today)
+    } else {
+        let devices = dispatch!(&state.store, ledger::list_devices())?;
+        let latest = dispatch!(&state.store, telemetry::latest_since(since))?;
+        let today = dispatch!(&state.store, telemetry::daily_on(state.today()))?
             .into_iter()
+            .map(|d| (d.device_id, d.energy_kwh))
             .collect();
+        (devices, latest, today)
+    };
+    let latest: HashMap<i64, &ReadingRow> = latest.iter().map(|r| (r.device_id, r)).collect();
+    let today: HashMap<i64, f64> = today.into_iter().collect();
     let mut by_station: HashMap<&str, Vec<&Device>> = HashMap::new();
     for d in &devices {
         by_station
