@@ -79,40 +79,53 @@ pub type EnergyRow<K> = (K, bool, f64, i32);
 ///
 /// Counts the 5-minute steps whose midpoint has the sun up. A year of days is 105,120
 /// steps, too many sun positions for one request (issue 7: a station's year of daily energy
-/// took tens of milliseconds of CPU), so a step is evaluated only when the previous evaluated
-/// one does not settle it: the apparent elevation changes by at most [`MAX_ELEVATION_RATE`]
-/// degrees a minute, plus [`REFRACTION_SEAMS_DEG`], so a midpoint within
-/// (|elevation| - seams) / rate minutes of one evaluated is on the same side of the horizon.
-/// The count is the same as evaluating every step (tested against that, site by site).
+/// took tens of milliseconds of CPU), so only a few midpoints are evaluated: the middle one
+/// of a run of steps, then every midpoint closer to it than [`minutes_to_horizon`] (before
+/// or after) is on the same side of the horizon and settled, and the runs left on either side
+/// are treated the same way. Far from sunrise and sunset one position settles hours; near
+/// them, the steps are evaluated one by one. The count is the same as evaluating every step
+/// (tested against that, site by site).
 pub fn expected_daylight_samples(
     site: &crate::solar::position::Site,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     interval_s: u64,
 ) -> f64 {
+    if end <= start {
+        return 0.0;
+    }
     let step = Duration::minutes(STEP_MIN);
-    let mut t = start;
-    let mut daylight_s = 0.0;
-    while t < end {
-        let next = (t + step).min(end);
-        let mid = t + (next - t) / 2;
-        let elevation = crate::solar::position::sun_position(site, mid).elevation_deg;
-        let up = elevation > 0.0;
-        if up {
-            daylight_s += (next - t).num_seconds() as f64;
+    let rate = true_elevation_rate(site.latitude_deg());
+    let whole = (end - start).num_milliseconds() / step.num_milliseconds();
+    let elevation =
+        |mid: DateTime<Utc>| crate::solar::position::sun_position(site, mid).elevation_deg;
+    // Whole steps with the sun up, then a last partial step on its own.
+    let mut up_steps = 0;
+    let mut runs = vec![(0, whole - 1)];
+    while let Some((lo, hi)) = runs.pop() {
+        if lo > hi {
+            continue;
         }
-        t = next;
-        // Whole steps after this one whose midpoints are provably on the same side.
-        let settled = (elevation.abs() - REFRACTION_SEAMS_DEG) / MAX_ELEVATION_RATE;
-        if settled >= STEP_MIN as f64 && t < end {
-            let whole = (end - t).num_milliseconds() / step.num_milliseconds();
-            let skip = ((settled / STEP_MIN as f64) as i64).min(whole);
-            if up {
-                // Whole seconds: the sum stays exact, as step by step.
-                daylight_s += (skip * STEP_MIN * 60) as f64;
-            }
-            t += step * skip as i32;
+        let k = lo + (hi - lo) / 2;
+        let e = elevation(start + step * k as i32 + step / 2);
+        let settled = minutes_to_horizon(e, rate);
+        // Midpoints 5, 10, ... minutes away are settled while within `settled` minutes.
+        let reach = if settled >= STEP_MIN as f64 {
+            (settled / STEP_MIN as f64) as i64
+        } else {
+            0
+        };
+        let (first, last) = ((k - reach).max(lo), (k + reach).min(hi));
+        if e > 0.0 {
+            up_steps += last - first + 1;
         }
+        runs.push((lo, first - 1));
+        runs.push((last + 1, hi));
+    }
+    let mut daylight_s = (up_steps * STEP_MIN * 60) as f64;
+    let tail = start + step * whole as i32;
+    if tail < end && elevation(tail + (end - tail) / 2) > 0.0 {
+        daylight_s += (end - tail).num_seconds() as f64;
     }
     daylight_s / interval_s.max(1) as f64
 }
@@ -120,11 +133,45 @@ pub fn expected_daylight_samples(
 /// Step of [`expected_daylight_samples`], minutes.
 const STEP_MIN: i64 = 5;
 
-/// A bound on how fast the sun's apparent elevation changes, degrees per minute, with a
-/// margin: the true elevation changes by at most 0.2507°/min × cos(latitude) (the earth's
-/// turn) + 0.0003°/min (declination); refraction just below the horizon (NOAA's fit, true
-/// elevation about -0.6°) at most doubles it at 1 atm, 2.05× at 430 m below sea level.
-pub const MAX_ELEVATION_RATE: f64 = 0.6;
+/// A bound on how fast the sun's true (geometric) elevation changes at `latitude_deg`,
+/// degrees per minute: the earth's turn moves it by the hour angle's rate (0.25°/min, at
+/// most 0.2501 with the equation of time; 0.2507 here) × cos(latitude) × |sin(azimuth)|,
+/// and the declination adds at most 0.0003°/min (0.4° a day at the equinoxes).
+pub fn true_elevation_rate(latitude_deg: f64) -> f64 {
+    0.2507 * latitude_deg.to_radians().cos().abs() + 0.0003
+}
+
+/// How many minutes the sun needs at least, from an apparent `elevation_deg`, before its
+/// apparent elevation can be on the other side of 0°, given [`true_elevation_rate`]
+/// (negative or small: no guarantee).
+///
+/// Refraction changes how fast the apparent elevation moves relative to the true one.
+/// Above 0.1° apparent (true above -0.575°, the seam of NOAA's piecewise fit) refraction
+/// shrinks as the sun climbs, so the apparent elevation moves no faster than the true one.
+/// Below -2° apparent (true below -1.9°), NOAA's fit (-20.772″ / tan e) adds at most 10 %
+/// (1.0607 atm at -500 m, the lowest site allowed). Between them it adds up to 106 %
+/// (×[`NEAR_HORIZON_FACTOR`], at the seam). The jumps at the fit's seams are taken off
+/// the distance ([`REFRACTION_SEAMS_DEG`]).
+pub fn minutes_to_horizon(elevation_deg: f64, true_rate: f64) -> f64 {
+    let distance = elevation_deg.abs();
+    let edge = if elevation_deg > 0.0 {
+        UPPER_BAND_EDGE_DEG
+    } else {
+        LOWER_BAND_EDGE_DEG
+    };
+    let far = (distance - edge).max(0.0);
+    let near = distance.min(edge) - REFRACTION_SEAMS_DEG;
+    far / (FAR_FACTOR * true_rate) + near / (NEAR_HORIZON_FACTOR * true_rate)
+}
+
+/// Apparent elevations between -[`LOWER_BAND_EDGE_DEG`] and [`UPPER_BAND_EDGE_DEG`] are
+/// where refraction can nearly double the rate; outside, at most [`FAR_FACTOR`].
+const UPPER_BAND_EDGE_DEG: f64 = 0.1;
+const LOWER_BAND_EDGE_DEG: f64 = 2.0;
+/// 1 + 1.0607 × 1.0071e-4 / sin²(1.9°) = 1.096, rounded up.
+const FAR_FACTOR: f64 = 1.1;
+/// 1 + 1.0607 × 1.0071e-4 / sin²(0.575°) = 2.061, rounded up.
+pub const NEAR_HORIZON_FACTOR: f64 = 2.1;
 
 /// The jumps of NOAA's piecewise refraction fit at its seams (-0.575°, 5°, 85°: 0.0002°,
 /// 0.0005°, 0.0014°), rounded far up.

@@ -2,9 +2,10 @@
 
 mod common;
 
-use common::{TestApp, TestDb, example_dir};
+use chrono::{Duration, Utc};
+use common::{TestApp, TestDb, example_dir, example_secret};
 use pvledger::ledger::import_dir;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 async fn loaded(db: &TestDb) -> TestApp {
     import_dir(&db.store, &example_dir(), "test", false)
@@ -98,6 +99,155 @@ async fn stations_are_listed_with_exact_decimals_and_filtered(db: TestDb) {
     assert!(body["error"]["message"].as_str().unwrap().contains("farm"));
 }
 
+async fn stations_are_paged_in_code_order_with_the_total_on_every_page(db: TestDb) {
+    let app = loaded(&db).await;
+    let (_, all) = app.get("/api/v1/stations").await;
+    let all_codes = codes(&all["stations"]);
+    assert_eq!(all["total"], 11);
+    assert_eq!(all["offset"], 0);
+    assert_eq!(
+        all["limit"],
+        Value::Null,
+        "no limit: every station, as before paging"
+    );
+    assert!(all_codes.windows(2).all(|w| w[0] < w[1]), "ordered by code");
+
+    // Pages of 4: 4 + 4 + 3, then an empty page past the end; together, the whole list.
+    let mut paged = Vec::new();
+    for (offset, len) in [(0, 4), (4, 4), (8, 3), (11, 0), (40, 0)] {
+        let (status, body) = app
+            .get(&format!("/api/v1/stations?limit=4&offset={offset}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["total"], 11, "offset {offset}");
+        assert_eq!(body["limit"], 4);
+        assert_eq!(body["offset"], offset);
+        let page = codes(&body["stations"]);
+        assert_eq!(page.len(), len, "offset {offset}");
+        paged.extend(page.into_iter().map(str::to_owned));
+    }
+    assert_eq!(paged, all_codes);
+
+    // A filtered page: the township 149901103 holds two village stations and the joint one.
+    let (_, township) = app.get("/api/v1/stations?area=149901103").await;
+    let township = codes(&township["stations"]);
+    assert_eq!(
+        township,
+        ["PV149901103201-01", "PV149901103202-01", "PVJ149901-01"]
+    );
+    let (_, body) = app
+        .get("/api/v1/stations?area=149901103&limit=2&offset=1")
+        .await;
+    assert_eq!(body["total"], 3);
+    assert_eq!(codes(&body["stations"]), township[1..3]);
+    let (_, body) = app
+        .get("/api/v1/stations?area=149901103&kind=village&limit=1&offset=1")
+        .await;
+    assert_eq!(body["total"], 2);
+    assert_eq!(codes(&body["stations"]), ["PV149901103202-01"]);
+}
+
+async fn bad_paging_parameters_are_refused_with_the_parameter_named(db: TestDb) {
+    let app = loaded(&db).await;
+    for (query, named) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=-5", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=1.5", "offset"),
+        ("limit=10&offset=x", "offset"),
+    ] {
+        let (status, body) = app.get(&format!("/api/v1/stations?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{query}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{named}=")),
+            "{query}: {message}"
+        );
+    }
+    let (status, _) = app.get("/api/v1/stations?limit=1000").await;
+    assert_eq!(status, 200, "the maximum page is allowed");
+    let (status, body) = app.get("/api/v1/stations?area=999999&limit=5").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["message"], "area 999999 not found");
+}
+
+async fn a_paged_list_shows_the_same_health_as_the_full_list(db: TestDb) {
+    let app = loaded(&db).await;
+    let now = Utc::now();
+    let at = |min: i64| (now - Duration::minutes(min)).to_rfc3339();
+    // Station 01101201: one inverter producing, one in fault (a fault outranks daylight);
+    // 01101202: silent for 40 minutes; 01102201: producing, with a counter that rose.
+    let sends = [
+        (
+            "GW-149901101201",
+            vec![
+                json!({"device": "INV-PV149901101201-01-1", "ts": at(6), "ac_power_w": 39000.0, "energy_total_kwh": 5000.0, "status": "running"}),
+                json!({"device": "INV-PV149901101201-01-1", "ts": at(1), "ac_power_w": 41000.0, "energy_total_kwh": 5003.4, "status": "running"}),
+                json!({"device": "INV-PV149901101201-01-2", "ts": at(1), "ac_power_w": 0.0, "status": "fault"}),
+            ],
+        ),
+        (
+            "GW-149901101202",
+            vec![
+                json!({"device": "INV-PV149901101202-01-1", "ts": at(40), "ac_power_w": 20000.0, "status": "running"}),
+            ],
+        ),
+        (
+            "GW-149901102201",
+            vec![
+                json!({"device": "INV-PV149901102201-01-1", "ts": at(7), "ac_power_w": 60000.0, "energy_total_kwh": 800.0, "status": "running"}),
+                json!({"device": "INV-PV149901102201-01-1", "ts": at(2), "ac_power_w": 61000.0, "energy_total_kwh": 805.1, "status": "running"}),
+            ],
+        ),
+    ];
+    for (gateway, readings) in sends {
+        let body = json!({"gateway": gateway, "sent_at": now.to_rfc3339(), "readings": readings});
+        let (status, answer) = app
+            .ingest(gateway, &example_secret(gateway), &body.to_string())
+            .await;
+        assert!(status < 300, "{gateway}: {status} {answer}");
+    }
+
+    let (_, full) = app.get("/api/v1/stations").await;
+    let health_of = |list: &Value| -> Vec<(String, Value)> {
+        list["stations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["code"].as_str().unwrap().to_owned(), s["health"].clone()))
+            .collect()
+    };
+    let full = health_of(&full);
+    let fault = full.iter().find(|(c, _)| c == "PV149901101201-01").unwrap();
+    assert_eq!(fault.1["state"], "fault", "{fault:?}");
+    assert_eq!(fault.1["power_w"], 41000.0);
+    assert!(
+        full.iter()
+            .filter(|(_, h)| h["last_seen"].is_string())
+            .count()
+            >= 3,
+        "{full:?}"
+    );
+    let mut paged = Vec::new();
+    for offset in (0..11).step_by(3) {
+        let (_, page) = app
+            .get(&format!("/api/v1/stations?limit=3&offset={offset}"))
+            .await;
+        paged.extend(health_of(&page));
+    }
+    assert_eq!(paged, full);
+    // A township's page holds the same health as the province list for its stations.
+    let (_, page) = app.get("/api/v1/stations?area=149901101&limit=2").await;
+    for (code, health) in health_of(&page) {
+        let (_, in_full) = full.iter().find(|(c, _)| *c == code).unwrap();
+        assert_eq!(&health, in_full, "{code}");
+    }
+}
+
 async fn a_station_shows_its_tariff_shares_in_force_and_devices(db: TestDb) {
     let app = loaded(&db).await;
 
@@ -153,6 +303,9 @@ both_backends!(
     health_and_readiness_answer,
     villages_are_listed_and_filtered_by_area,
     stations_are_listed_with_exact_decimals_and_filtered,
+    stations_are_paged_in_code_order_with_the_total_on_every_page,
+    bad_paging_parameters_are_refused_with_the_parameter_named,
+    a_paged_list_shows_the_same_health_as_the_full_list,
     a_station_shows_its_tariff_shares_in_force_and_devices,
     a_device_is_served_without_secrets,
     an_unknown_path_gets_a_json_404,

@@ -74,7 +74,8 @@ async fn station_and_devices(
 ) -> Result<(Station, Vec<Device>), ApiError> {
     let station = dispatch!(&state.store, ledger::get_station(code))?
         .ok_or_else(|| ApiError::not_found("station", code))?;
-    let (_, _, devices) = dispatch!(&state.store, ledger::station_details(code))?;
+    // Only the devices: `station_details` would also read tariffs and shares.
+    let devices = dispatch!(&state.store, ledger::devices_of_stations(&[code]))?;
     Ok((station, devices))
 }
 

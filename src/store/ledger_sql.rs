@@ -2,7 +2,7 @@
 // `store::pg::ledger` and `store::lite::ledger` (see store/mod.rs), with `Db` naming the
 // backend, so every statement here must be valid on PostgreSQL and SQLite alike.
 
-use crate::ledger::model::{Area, Device, Gateway, Ledger, Share, Station, Tariff};
+use crate::ledger::model::{Area, Device, Gateway, Ledger, Share, Station, StationKind, Tariff};
 
 /// A connection (or transaction) of this backend.
 pub type Conn = <Db as sqlx::Database>::Connection;
@@ -41,6 +41,99 @@ pub async fn list_stations<'c, E: sqlx::Executor<'c, Database = Db>>(
          WHERE area_code IN (SELECT code FROM sub) ORDER BY code"
     );
     sqlx::query_as(&sql).bind(root).fetch_all(ex).await
+}
+
+/// Stations standing in `root` or below (all when None) that match `kind` (any when None):
+/// how many there are, and the `limit` of them (all when None) after the first `offset`,
+/// ordered by code (unique, so pages never overlap or skip a station).
+pub async fn page_stations(
+    pool: &sqlx::Pool<Db>,
+    root: Option<&str>,
+    kind: Option<StationKind>,
+    limit: Option<i64>,
+    offset: i64,
+) -> Result<(i64, Vec<Station>), sqlx::Error> {
+    // A filter left out is left out of the SQL too, rather than `$1 IS NULL OR ...`: the
+    // unfiltered page is then a walk of the primary key that stops after offset + limit.
+    let mut with = String::new();
+    let mut conditions = String::new();
+    let mut params = 0;
+    if root.is_some() {
+        params += 1;
+        with = format!(
+            "WITH RECURSIVE sub(code) AS (SELECT code FROM areas WHERE code = ${params} \
+             UNION SELECT a.code FROM areas a JOIN sub ON a.parent_code = sub.code) "
+        );
+        conditions.push_str(" AND area_code IN (SELECT code FROM sub)");
+    }
+    if kind.is_some() {
+        params += 1;
+        conditions.push_str(&format!(" AND kind = ${params}"));
+    }
+    let matching = |columns: &str| format!("{with}SELECT {columns} FROM stations WHERE 1 = 1{conditions}");
+    let mut conn = pool.acquire().await?;
+    let sql = matching("COUNT(*)");
+    let mut count = sqlx::query_scalar::<Db, i64>(&sql);
+    if let Some(root) = root {
+        count = count.bind(root);
+    }
+    if let Some(kind) = kind {
+        count = count.bind(kind);
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    // No limit is i64::MAX: both engines take it, and they differ on a NULL LIMIT.
+    let sql = format!(
+        "{} ORDER BY code LIMIT ${} OFFSET ${}",
+        matching(STATION_COLUMNS),
+        params + 1,
+        params + 2
+    );
+    let mut page = sqlx::query_as::<Db, Station>(&sql);
+    if let Some(root) = root {
+        page = page.bind(root);
+    }
+    if let Some(kind) = kind {
+        page = page.bind(kind);
+    }
+    let stations = page
+        .bind(limit.unwrap_or(i64::MAX))
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok((total, stations))
+}
+
+/// Station codes per IN list: far below both engines' bound-parameter limits.
+const CODE_CHUNK: usize = 1_000;
+
+/// The devices of some stations, ordered by station then code: an index lookup per station
+/// (`devices_station`), not the whole table.
+pub async fn devices_of_stations(
+    pool: &sqlx::Pool<Db>,
+    station_codes: &[&str],
+) -> Result<Vec<Device>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in station_codes.chunks(CODE_CHUNK) {
+        let mut q: sqlx::QueryBuilder<Db> = sqlx::QueryBuilder::new(format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE station_code IN ("
+        ));
+        let mut list = q.separated(", ");
+        for code in chunk {
+            list.push_bind(*code);
+        }
+        q.push(") ORDER BY station_code, code");
+        out.extend(q.build_query_as::<Device>().fetch_all(pool).await?);
+    }
+    Ok(out)
+}
+
+/// One area by code.
+pub async fn get_area<'c, E: sqlx::Executor<'c, Database = Db>>(
+    ex: E,
+    code: &str,
+) -> Result<Option<Area>, sqlx::Error> {
+    let sql = format!("SELECT {AREA_COLUMNS} FROM areas WHERE code = $1");
+    sqlx::query_as(&sql).bind(code).fetch_optional(ex).await
 }
 
 pub async fn get_station<'c, E: sqlx::Executor<'c, Database = Db>>(
