@@ -1,9 +1,9 @@
-//! The assessment's bulk read of daily rollups, one row per device with the period's
-//! values packed, because decoding millions of rows one at a time through the driver was
-//! most of a province assessment's time (about 4 µs a row on SQLite, 2-3 µs on
-//! PostgreSQL). PostgreSQL streams the rows as a binary `COPY`, parsed here; SQLite has no
-//! binary output of a REAL, so each device's days come as one text, parsed here. Shares of
-//! the devices are read over several connections at once.
+//! The assessment's bulk read of daily rollups, because decoding millions of rows one at a
+//! time through the driver was most of a province assessment's time (about 4 µs a row on
+//! SQLite, 2-3 µs on PostgreSQL). PostgreSQL streams the rows as a binary `COPY` of five
+//! fields (format in `assess_copy.rs`), parsed here; SQLite has no binary output of a REAL,
+//! so each device's days come as one text, parsed here. Shares of the devices are read
+//! over several connections at once.
 //! The row-at-a-time read (`assess_sql.rs::daily_rows`) stays as the reference the tests
 //! compare this with.
 
