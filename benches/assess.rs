@@ -184,11 +184,24 @@ async fn bench(backend: &str, url: &str, dir: &Path) -> Vec<(String, f64)> {
     let from = NaiveDate::from_ymd_opt(YEAR, 1, 1).unwrap();
     let to = NaiveDate::from_ymd_opt(YEAR, 12, 31).unwrap();
     for attempt in ["first", "second"] {
+        let (own, server) = (cpu_self(), cpu_postgres());
         let t = Instant::now();
         let report = pvledger::assess::run(&store, &config, from, to, Some(COUNTY))
             .await
             .unwrap();
         let secs = t.elapsed().as_secs_f64();
+        // CPU time beside wall time: the machine is shared, so wall time alone says little.
+        let own = cpu_self().zip(own).map(|(b, a)| b - a);
+        let server = cpu_postgres().zip(server).map(|(b, a)| b - a);
+        eprintln!(
+            "{backend}: {attempt} run: {secs:.3} s wall, CPU {} s here, {} s in PostgreSQL \
+             server processes (all of them, other users' included); load {}",
+            own.map_or("?".into(), |c| format!("{c:.2}")),
+            server.map_or("-".into(), |c| format!("{c:.2}")),
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .trim(),
+        );
         assert_eq!(report.stations.len(), station_count());
         let flagged = report
             .stations
@@ -215,6 +228,33 @@ async fn bench(backend: &str, url: &str, dir: &Path) -> Vec<(String, f64)> {
     }
     store.close().await;
     out
+}
+
+/// CPU seconds (user + system) of the process `stat` describes, from `/proc` (Linux).
+fn cpu_of(stat: &str) -> Option<f64> {
+    // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// This process's CPU seconds (all threads).
+fn cpu_self() -> Option<f64> {
+    cpu_of(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// CPU seconds of every running `postgres` process (the local server's backends; a
+/// backend that exits between two readings drops out, so compare like with like).
+fn cpu_postgres() -> Option<f64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if stat.contains("(postgres)") {
+            *total.get_or_insert(0.0) += cpu_of(&stat).unwrap_or(0.0);
+        }
+    }
+    total
 }
 
 #[tokio::main]

@@ -1,17 +1,20 @@
-//! The assessment's bulk read of daily rollups, one row per device with the period's
-//! values packed, because decoding millions of rows one at a time through the driver was
-//! most of a province assessment's time (about 4 µs a row on SQLite, 2-3 µs on
-//! PostgreSQL). PostgreSQL streams the rows as a binary `COPY`, parsed here; SQLite has no
-//! binary output of a REAL, so each device's days come as one text, parsed here. Shares of
-//! the devices are read over several connections at once.
+//! The assessment's bulk read of daily rollups, because decoding millions of rows one at a
+//! time through the driver was most of a province assessment's time (about 4 µs a row on
+//! SQLite, 2-3 µs on PostgreSQL). PostgreSQL streams the rows as a binary `COPY` of five
+//! fields (format in `assess_copy.rs`), parsed here; SQLite has no binary output of a REAL,
+//! so each device's days come as one text, parsed here. Shares of the devices are read
+//! over several connections at once.
 //! The row-at-a-time read (`assess_sql.rs::daily_rows`) stays as the reference the tests
 //! compare this with.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use sqlx::{PgPool, SqlitePool};
 use tokio::task::JoinSet;
 
 use super::Store;
+use super::assess_copy::{CopyParser, bad, fixed};
 use super::telemetry::AssessDayRow;
 
 /// Device ids per query: well under both engines' bound-parameter limits.
@@ -89,11 +92,11 @@ impl Store {
     }
 }
 
-/// One query's devices on PostgreSQL: the plain rows as a binary `COPY`, parsed here. The
-/// server only scans and writes each column's binary form (every bit of a float); packing
-/// per device on the server (`array_agg`, or `string_agg` of `float8send` records) cost
-/// it two to three times as much per row, and typed arrays cost the client a decode call
-/// per element, 26 million for a province year.
+/// One query's devices on PostgreSQL: the rows as a binary `COPY`, parsed here. The server
+/// only scans and writes each field's binary form (every bit of a float), five fields a
+/// row: the day's offset and the samples share one `int8`, as do the two hour masks.
+/// Packing per device on the server (`array_agg`, `string_agg` of `float8send`) cost it
+/// about twice the CPU per row, more than it saved the client.
 async fn read_pg(
     pool: &PgPool,
     device_ids: &[i64],
@@ -104,29 +107,37 @@ async fn read_pg(
     use sqlx::postgres::PgPoolCopyExt;
     // COPY takes no bind parameters: the ids are integers and the dates ISO dates, written
     // here by Rust's formatting, never text from outside.
-    let mut ids = String::with_capacity(device_ids.len() * 8);
-    for (i, id) in device_ids.iter().enumerate() {
-        if i > 0 {
-            ids.push(',');
-        }
-        ids.push_str(&id.to_string());
-    }
+    let which = ids_condition(device_ids);
     let statement = format!(
-        "COPY (SELECT device_id, day - DATE '{from}', energy_kwh, samples, irradiation_kwh_m2,
-                      data_hours, producing_hours
+        "COPY (SELECT device_id,
+                      ((day - DATE '{from}')::int8 << 32) | (samples::int8 & 4294967295),
+                      energy_kwh, irradiation_kwh_m2,
+                      (data_hours::int8 << 32) | (producing_hours::int8 & 4294967295)
                FROM energy_daily
-               WHERE device_id = ANY('{{{ids}}}'::bigint[])
-                 AND day >= DATE '{from}' AND day <= DATE '{to}')
+               WHERE {which} AND day >= DATE '{from}' AND day <= DATE '{to}')
          TO STDOUT WITH (FORMAT binary)"
     );
     let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
     let mut parser = CopyParser::default();
-    let mut devices = Devices::default();
+    let mut devices = Devices::new(device_ids);
     let mut stream = pool.copy_out_raw(&statement).await?;
     while let Some(chunk) =
         std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
     {
-        parser.feed(&chunk?, &days, |row| devices.push(row))?;
+        parser.feed::<5>(&chunk?, |f| {
+            let irradiation = match f[3] {
+                Some(_) => Some(fixed(f[3], "irradiation_kwh_m2")?),
+                None => None,
+            };
+            devices.push(day_row(
+                i64::from_be_bytes(fixed(f[0], "device_id")?),
+                fixed(f[1], "day")?,
+                fixed(f[2], "energy_kwh")?,
+                irradiation,
+                fixed(f[4], "hours")?,
+                &days,
+            )?)
+        })?;
     }
     if !parser.finished {
         return Err(sqlx::Error::Decode(
@@ -137,151 +148,117 @@ async fn read_pg(
     Ok(())
 }
 
-/// Rows gathered per device (a device's rows come together, in key order, as a rule).
-#[derive(Default)]
+/// Which devices a query reads. A run of consecutive ids (a whole province, or a county
+/// whose devices were imported together) is a range the primary key answers exactly;
+/// other ids are the list, bounded by its range so that the plan stays on the primary key
+/// even before the table has planner statistics (without them PostgreSQL 15 scanned the
+/// whole table through the day index, filtering it against the list, once per query).
+fn ids_condition(device_ids: &[i64]) -> String {
+    let (Some(lo), Some(hi)) = (device_ids.iter().min(), device_ids.iter().max()) else {
+        return "FALSE".into();
+    };
+    let mut which = format!("device_id >= {lo} AND device_id <= {hi}");
+    let distinct: HashSet<&i64> = device_ids.iter().collect();
+    let span = i128::from(*hi) - i128::from(*lo) + 1;
+    if i128::try_from(distinct.len()) != Ok(span) {
+        which.push_str(" AND device_id = ANY('{");
+        for (i, id) in device_ids.iter().enumerate() {
+            if i > 0 {
+                which.push(',');
+            }
+            which.push_str(&id.to_string());
+        }
+        which.push_str("}'::bigint[])");
+    }
+    which
+}
+
+/// One device-day from its COPY fields: `key` holds the day's offset in the period (high
+/// 32 bits) and the samples (low 32), `hours` the data and the producing hour masks.
+fn day_row(
+    device_id: i64,
+    key: [u8; 8],
+    energy: [u8; 8],
+    irradiation: Option<[u8; 8]>,
+    hours: [u8; 8],
+    days: &[NaiveDate],
+) -> Result<AssessDayRow, sqlx::Error> {
+    let (key, hours) = (i64::from_be_bytes(key), i64::from_be_bytes(hours));
+    let day = usize::try_from(key >> 32)
+        .ok()
+        .and_then(|i| days.get(i))
+        .ok_or_else(|| bad("day"))?;
+    Ok(AssessDayRow {
+        device_id,
+        day: *day,
+        energy_kwh: f64::from_be_bytes(energy),
+        samples: key as u32 as i32,
+        irradiation_kwh_m2: irradiation.map(f64::from_be_bytes),
+        data_hours: (hours >> 32) as i32,
+        producing_hours: hours as u32 as i32,
+    })
+}
+
+/// Rows gathered per device. They arrive in the heap's order, and rollups are written a
+/// day at a time, so consecutive rows are mostly different devices: each row goes straight
+/// to its device's list, by offset from the lowest id when the ids are dense, else through
+/// a map.
 struct Devices {
-    current: Option<DeviceRows>,
-    done: std::collections::HashMap<i64, Vec<AssessDayRow>>,
+    lo: i64,
+    /// Ids by slot when the ids are sparse (dense slots are `lo + slot`).
+    sparse: Option<(HashMap<i64, usize>, Vec<i64>)>,
+    rows: Vec<Vec<AssessDayRow>>,
 }
 
 impl Devices {
-    fn push(&mut self, row: AssessDayRow) {
-        match &mut self.current {
-            Some((id, rows)) if *id == row.device_id => rows.push(row),
-            _ => {
-                if let Some((id, rows)) = self.current.take() {
-                    self.done.entry(id).or_default().extend(rows);
-                }
-                self.current = Some((row.device_id, vec![row]));
-            }
-        }
-    }
-
-    fn finish(mut self) -> impl Iterator<Item = DeviceRows> {
-        if let Some((id, rows)) = self.current.take() {
-            self.done.entry(id).or_default().extend(rows);
-        }
-        self.done.into_iter()
-    }
-}
-
-/// PostgreSQL's binary COPY format: a signature, flags and a header extension, then per
-/// row a field count and per field a length (−1 for NULL) and the value, big-endian; a
-/// field count of −1 ends the data.
-#[derive(Default)]
-struct CopyParser {
-    buf: Vec<u8>,
-    header_done: bool,
-    finished: bool,
-}
-
-const COPY_SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
-
-impl CopyParser {
-    /// Takes the next piece of the stream (pieces may split anywhere) and hands every
-    /// complete row to `row`; `days[i]` is the period's i-th day.
-    fn feed(
-        &mut self,
-        piece: &[u8],
-        days: &[NaiveDate],
-        mut row: impl FnMut(AssessDayRow),
-    ) -> Result<(), sqlx::Error> {
-        let bad =
-            |what: &str| sqlx::Error::Decode(format!("COPY of energy_daily: bad {what}").into());
-        self.buf.extend_from_slice(piece);
-        let b = &self.buf;
-        let mut at = 0;
-        if !self.header_done {
-            if b.len() < 19 {
-                return Ok(());
-            }
-            if &b[..11] != COPY_SIGNATURE {
-                return Err(bad("signature"));
-            }
-            let ext = i32::from_be_bytes(b[15..19].try_into().expect("four bytes"));
-            let ext = usize::try_from(ext).map_err(|_| bad("header"))?;
-            if b.len() < 19 + ext {
-                return Ok(());
-            }
-            at = 19 + ext;
-            self.header_done = true;
-        }
-        while !self.finished {
-            let Some((next, fields)) = tuple(b, at) else {
-                break;
+    fn new(device_ids: &[i64]) -> Self {
+        let lo = device_ids.iter().copied().min().unwrap_or(0);
+        let hi = device_ids.iter().copied().max().unwrap_or(-1);
+        let span = usize::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(usize::MAX);
+        if span <= 2 * device_ids.len() + 64 {
+            return Devices {
+                lo,
+                sparse: None,
+                rows: (0..span).map(|_| Vec::new()).collect(),
             };
-            match fields {
-                None => self.finished = true,
-                Some(f) => {
-                    let int = |i: usize| -> Result<i32, sqlx::Error> {
-                        let v: [u8; 4] = f[i]
-                            .ok_or_else(|| bad("NULL"))?
-                            .try_into()
-                            .map_err(|_| bad("int4"))?;
-                        Ok(i32::from_be_bytes(v))
-                    };
-                    let float = |v: &[u8]| -> Result<f64, sqlx::Error> {
-                        Ok(f64::from_be_bytes(v.try_into().map_err(|_| bad("float8"))?))
-                    };
-                    let id: [u8; 8] = f[0]
-                        .ok_or_else(|| bad("NULL"))?
-                        .try_into()
-                        .map_err(|_| bad("int8"))?;
-                    let day = usize::try_from(int(1)?)
-                        .ok()
-                        .and_then(|i| days.get(i))
-                        .ok_or_else(|| bad("day"))?;
-                    row(AssessDayRow {
-                        device_id: i64::from_be_bytes(id),
-                        day: *day,
-                        energy_kwh: float(f[2].ok_or_else(|| bad("NULL"))?)?,
-                        samples: int(3)?,
-                        irradiation_kwh_m2: f[4].map(float).transpose()?,
-                        data_hours: int(5)?,
-                        producing_hours: int(6)?,
-                    });
-                }
-            }
-            at = next;
         }
-        self.buf.drain(..at);
-        Ok(())
+        let mut ids: Vec<i64> = device_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        Devices {
+            lo,
+            rows: (0..ids.len()).map(|_| Vec::new()).collect(),
+            sparse: Some((index, ids)),
+        }
     }
-}
 
-/// One binary COPY row's seven fields, `None` for NULL.
-type Fields<'a> = [Option<&'a [u8]>; 7];
-
-/// The row starting at `at` if it is complete: where the next starts and its fields
-/// (`None` for the end marker). A row of another width is reported as seven NULLs, which
-/// the caller rejects.
-fn tuple(b: &[u8], at: usize) -> Option<(usize, Option<Fields<'_>>)> {
-    let count = i16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?);
-    let mut at = at + 2;
-    if count == -1 {
-        return Some((at, None));
-    }
-    let mut fields: Fields<'_> = [None; 7];
-    let mut slots = fields.iter_mut();
-    for _ in 0..usize::try_from(count).unwrap_or(0) {
-        let len = i32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?);
-        at += 4;
-        let value = match usize::try_from(len) {
-            Ok(len) => {
-                let v = b.get(at..at + len)?;
-                at += len;
-                Some(v)
-            }
-            Err(_) => None,
+    fn push(&mut self, row: AssessDayRow) -> Result<(), sqlx::Error> {
+        let slot = match &self.sparse {
+            None => usize::try_from(row.device_id.wrapping_sub(self.lo)).ok(),
+            Some((index, _)) => index.get(&row.device_id).copied(),
         };
-        if let Some(slot) = slots.next() {
-            *slot = value;
+        match slot.and_then(|s| self.rows.get_mut(s)) {
+            Some(rows) => {
+                rows.push(row);
+                Ok(())
+            }
+            None => Err(bad("device_id")),
         }
     }
-    if count != 7 {
-        fields = [None; 7];
+
+    /// The devices with rows.
+    fn finish(self) -> impl Iterator<Item = DeviceRows> {
+        let (lo, sparse) = (self.lo, self.sparse);
+        self.rows
+            .into_iter()
+            .enumerate()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(move |(slot, rows)| match &sparse {
+                None => (lo + slot as i64, rows),
+                Some((_, ids)) => (ids[slot], rows),
+            })
     }
-    Some((at, Some(fields)))
 }
 
 /// One query's devices on SQLite, which has no arrays: one text per device, parsed here.
@@ -381,67 +358,100 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_binary_copy_parses_into_its_rows_whatever_the_pieces() {
-        let first = NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
-        let days: Vec<NaiveDate> = first.iter_days().take(3).collect();
-        let mut copy = COPY_SIGNATURE.to_vec();
-        copy.extend(0i32.to_be_bytes()); // flags
-        copy.extend(2i32.to_be_bytes()); // a header extension, skipped
-        copy.extend([9, 9]);
-        let field = |copy: &mut Vec<u8>, v: Option<&[u8]>| match v {
-            None => copy.extend((-1i32).to_be_bytes()),
-            Some(v) => {
-                copy.extend((v.len() as i32).to_be_bytes());
-                copy.extend(v);
-            }
+    fn consecutive_ids_are_a_range_and_others_a_bounded_list() {
+        assert_eq!(
+            ids_condition(&[3, 1, 2]),
+            "device_id >= 1 AND device_id <= 3"
+        );
+        assert_eq!(
+            ids_condition(&[5, 1, 2]),
+            "device_id >= 1 AND device_id <= 5 AND device_id = ANY('{5,1,2}'::bigint[])"
+        );
+        // A repeated id does not make a gap look filled.
+        assert!(ids_condition(&[1, 1, 3]).contains("ANY"));
+        assert_eq!(ids_condition(&[]), "FALSE");
+    }
+
+    #[test]
+    fn a_copy_row_unpacks_its_shared_fields_whatever_their_sign() {
+        let days: Vec<NaiveDate> = NaiveDate::from_ymd_opt(2026, 5, 1)
+            .unwrap()
+            .iter_days()
+            .take(3)
+            .collect();
+        // As the server packs them: (offset << 32) | (samples & 0xffffffff).
+        let pack = |hi: i32, lo: i32| {
+            ((i64::from(hi) << 32) | (i64::from(lo) & 0xffff_ffff)).to_be_bytes()
         };
         let e = 0.1f64 + 0.2;
-        type Row = (i64, i32, f64, i32, Option<f64>, i32, i32);
-        let rows: [Row; 2] = [
-            (7, 2, e, 288, None, 16_777_215, -1),
-            (8, 0, 12.5, 3, Some(0.25), 1, 0),
-        ];
-        for (id, day, kwh, samples, irr, data, producing) in rows {
-            copy.extend(7i16.to_be_bytes());
-            field(&mut copy, Some(&id.to_be_bytes()));
-            field(&mut copy, Some(&day.to_be_bytes()));
-            field(&mut copy, Some(&kwh.to_be_bytes()));
-            field(&mut copy, Some(&samples.to_be_bytes()));
-            field(
-                &mut copy,
-                irr.map(f64::to_be_bytes).as_ref().map(|v| &v[..]),
-            );
-            field(&mut copy, Some(&data.to_be_bytes()));
-            field(&mut copy, Some(&producing.to_be_bytes()));
-        }
-        copy.extend((-1i16).to_be_bytes());
-        for piece in [1, 5, 64, copy.len()] {
-            let mut parser = CopyParser::default();
-            let mut out = Vec::new();
-            for part in copy.chunks(piece) {
-                parser.feed(part, &days, |r| out.push(r)).unwrap();
+        let row = day_row(
+            7,
+            pack(2, -5),
+            e.to_be_bytes(),
+            None,
+            pack(-1, 16_777_215),
+            &days,
+        )
+        .unwrap();
+        assert_eq!((row.device_id, row.day, row.samples), (7, days[2], -5));
+        assert_eq!(row.energy_kwh.to_bits(), e.to_bits());
+        assert_eq!((row.data_hours, row.producing_hours), (-1, 16_777_215));
+        assert_eq!(row.irradiation_kwh_m2, None);
+        let row = day_row(
+            8,
+            pack(0, 288),
+            [0; 8],
+            Some(0.25f64.to_be_bytes()),
+            pack(i32::MAX, i32::MIN),
+            &days,
+        )
+        .unwrap();
+        assert_eq!(
+            (row.day, row.samples, row.irradiation_kwh_m2),
+            (days[0], 288, Some(0.25))
+        );
+        assert_eq!((row.data_hours, row.producing_hours), (i32::MAX, i32::MIN));
+        // A day outside the period is an error, not a wrong row.
+        assert!(day_row(8, pack(3, 0), [0; 8], None, [0; 8], &days).is_err());
+        assert!(day_row(8, pack(-1, 0), [0; 8], None, [0; 8], &days).is_err());
+    }
+
+    #[test]
+    fn interleaved_rows_are_grouped_by_device_for_dense_and_sparse_ids() {
+        let day = NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
+        let row = |device_id, energy_kwh| AssessDayRow {
+            device_id,
+            day,
+            energy_kwh,
+            samples: 1,
+            irradiation_kwh_m2: None,
+            data_hours: 0,
+            producing_hours: 0,
+        };
+        // Dense ids (slots by offset) and sparse ones (slots through a map).
+        for ids in [vec![10, 11, 12, 14], vec![10, 11, 12, 1_000_000]] {
+            let mut devices = Devices::new(&ids);
+            for (i, id) in [ids[0], ids[3], ids[0], ids[1], ids[3]]
+                .into_iter()
+                .enumerate()
+            {
+                devices.push(row(id, i as f64)).unwrap();
             }
-            assert!(parser.finished);
-            assert_eq!(out.len(), 2, "pieces of {piece}");
-            assert_eq!((out[0].device_id, out[0].day), (7, days[2]));
-            assert_eq!(out[0].energy_kwh.to_bits(), e.to_bits());
-            assert_eq!(out[0].irradiation_kwh_m2, None);
-            assert_eq!((out[0].samples, out[0].data_hours), (288, 16_777_215));
-            assert_eq!(out[0].producing_hours, -1);
-            assert_eq!((out[1].device_id, out[1].day), (8, days[0]));
-            assert_eq!(out[1].irradiation_kwh_m2, Some(0.25));
+            // A device that was not asked for is an error.
+            assert!(devices.push(row(9, 0.0)).is_err());
+            let mut got: Vec<(i64, Vec<f64>)> = devices
+                .finish()
+                .map(|(id, rows)| (id, rows.iter().map(|r| r.energy_kwh).collect()))
+                .collect();
+            got.sort_by_key(|(id, _)| *id);
+            let want = vec![
+                (ids[0], vec![0.0, 2.0]),
+                (ids[1], vec![3.0]),
+                (ids[3], vec![1.0, 4.0]),
+            ];
+            assert_eq!(got, want, "{ids:?}");
         }
-        // A day outside the period, a NULL energy: errors, not wrong rows.
-        let mut parser = CopyParser::default();
-        let bad_day = [&copy[..19 + 2], &7i16.to_be_bytes()[..]].concat();
-        parser.feed(&bad_day, &days, |_| ()).unwrap();
-        let mut row = Vec::new();
-        field(&mut row, Some(&1i64.to_be_bytes()));
-        field(&mut row, Some(&9i32.to_be_bytes()));
-        for _ in 0..5 {
-            field(&mut row, None);
-        }
-        assert!(parser.feed(&row, &days, |_| ()).is_err());
+        assert!(Devices::new(&[10, 1_000_000]).push(row(11, 0.0)).is_err());
     }
 
     #[test]

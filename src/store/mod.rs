@@ -7,6 +7,7 @@
 //! the right copy at run time. SQL that differs between the engines stays in the backend's
 //! own module.
 
+mod assess_copy;
 mod assess_packed;
 mod dec;
 mod gateway;
