@@ -7,7 +7,8 @@
 //!
 //! Rollups are recomputed in the batch's transaction, except under a backlog: while more is
 //! queued behind a batch, its devices are marked in `rollup_dirty` (in the same transaction)
-//! and recomputed with a later batch, when the queue has emptied or the oldest mark is
+//! and recomputed with a later batch: the first with nothing queued behind it, the first
+//! after the writer has idled for the batch linger, or the first after the oldest mark is
 //! `rollup_max_lag` old. Recomputing an hour costs the same for one new reading as for ten,
 //! so a backlog is rolled up once per device instead of once per batch (issue 7).
 
@@ -228,16 +229,7 @@ async fn write(
     dispatch_tx!(&mut tx, telemetry::insert_rejections(&rejections))?;
     let mut touched: HashMap<i64, Touched> = HashMap::new();
     for a in batch.iter().flat_map(|s| &s.readings) {
-        touched
-            .entry(a.device_id)
-            .and_modify(|t| {
-                t.first = t.first.min(a.ts);
-                t.last = t.last.max(a.ts);
-            })
-            .or_insert(Touched {
-                first: a.ts,
-                last: a.ts,
-            });
+        widen(&mut touched, a.device_id, a.ts, a.ts);
     }
     let inserted = inserted_per_submission(batch.iter().map(|s| &s.readings[..]), stored);
     let inserted_at = started.elapsed();
@@ -258,16 +250,7 @@ async fn write(
         Rollups::Now => {
             let marked = dispatch_tx!(&mut tx, telemetry::dirty())?;
             for m in &marked {
-                touched
-                    .entry(m.device_id)
-                    .and_modify(|t| {
-                        t.first = t.first.min(m.from.0);
-                        t.last = t.last.max(m.to.0);
-                    })
-                    .or_insert(Touched {
-                        first: m.from.0,
-                        last: m.to.0,
-                    });
+                widen(&mut touched, m.device_id, m.from.0, m.to.0);
             }
             recompute::recompute(&mut tx, &touched, rated, zone).await?;
             if !marked.is_empty() {
@@ -292,6 +275,25 @@ async fn write(
     Ok(inserted)
 }
 
+/// Widens `device`'s span in `touched` to cover [first, last].
+fn widen(
+    touched: &mut HashMap<i64, Touched>,
+    device: i64,
+    first: chrono::DateTime<Utc>,
+    last: chrono::DateTime<Utc>,
+) {
+    touched
+        .entry(device)
+        .and_modify(|t| {
+            t.first = t.first.min(first);
+            t.last = t.last.max(last);
+        })
+        .or_insert(Touched { first, last });
+}
+
+/// How many of each submission's readings were new, given the keys the insert stored. A
+/// reading sent twice in one batch counts for the first submission that carried it, as if
+/// the submissions had been written one after another.
 fn inserted_per_submission<'a>(
     submissions: impl Iterator<Item = &'a [Accepted]>,
     stored: Vec<(i64, Ts)>,
