@@ -15,9 +15,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::ingest::recompute::day_bounds;
+use crate::series::{minutes_to_horizon, true_elevation_rate};
 use crate::solar::clearsky::{Irradiance, Plane, PlaneTrig, SunTrig, plane_of_array_on};
 use crate::solar::energy::Assumptions;
-use crate::solar::position::{Site, sun_position};
+use crate::solar::position::{Ephemeris, Site, SunPosition, sun_position_from};
 use crate::solar::pv::PvArray;
 
 /// Cells per degree of latitude and longitude.
@@ -123,6 +124,9 @@ impl Sky {
             .min(8);
         let chunk = cells.len().div_ceil(threads).max(1);
         let assumptions = Assumptions::default();
+        // The sun's ephemeris at each day's instants is the same for every cell.
+        let instants: Vec<Vec<Instant>> = days.iter().map(|d| half_hours(*d, zone)).collect();
+        let instants = &instants;
         let parts: Vec<Vec<(Cell, CellSky)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = cells
                 .chunks(chunk)
@@ -133,14 +137,15 @@ impl Sky {
                             .map(|(cell, nodes)| {
                                 let days = days
                                     .iter()
-                                    .map(|day| {
+                                    .zip(instants)
+                                    .map(|(day, instants)| {
                                         let d = cell_day(
                                             *cell,
                                             nodes,
-                                            *day,
-                                            zone,
+                                            instants,
                                             daylight_elevation_deg,
                                             a,
+                                            daylight_elevation_deg >= 0.0,
                                         );
                                         (*day, d)
                                     })
@@ -220,16 +225,71 @@ impl StationSky<'_> {
     }
 }
 
+/// An instant of a day and the sun's ephemeris then.
+type Instant = (DateTime<Utc>, Ephemeris);
+
+/// Every half hour of the local `day` from its start, to its end or 30 hours at most.
+fn half_hours(day: NaiveDate, zone: Tz) -> Vec<Instant> {
+    let (start, end) = day_bounds(day, zone);
+    let hours = (end - start).num_hours().min(30);
+    (0..=2 * hours)
+        .map(|j| {
+            let t = start + Duration::minutes(30 * j);
+            (t, Ephemeris::at(t))
+        })
+        .collect()
+}
+
+/// Where the sun is provably below the horizon, so that its position need not be worked
+/// out: about a third of a day's instants in China's latitudes. From an instant with the
+/// sun below the horizon, it stays there for [`minutes_to_horizon`] at the fastest the
+/// elevation can change at the latitude ([`true_elevation_rate`], refraction included):
+/// the bound the energy endpoint's daylight count relies on too.
+struct Night {
+    /// Degrees per minute.
+    rate: f64,
+    /// Instants before this are below the horizon.
+    until: Option<DateTime<Utc>>,
+    on: bool,
+}
+
+impl Night {
+    fn new(latitude_deg: f64, on: bool) -> Self {
+        Self {
+            rate: true_elevation_rate(latitude_deg),
+            until: None,
+            on,
+        }
+    }
+
+    /// Whether the sun is known to be below the horizon at `t`, from an earlier instant.
+    fn covers(&self, t: DateTime<Utc>) -> bool {
+        self.on && self.until.is_some_and(|u| t < u)
+    }
+
+    /// Learns from the sun's position at `t` how long it will stay below the horizon.
+    fn saw(&mut self, t: DateTime<Utc>, sun: &SunPosition) {
+        if sun.elevation_deg >= 0.0 {
+            return;
+        }
+        // Whole seconds, rounded down; capped at a day (near a pole the rate goes to 0).
+        let seconds = (minutes_to_horizon(sun.elevation_deg, self.rate) * 60.0).min(86_400.0);
+        if seconds >= 1.0 {
+            self.until = Some(t + Duration::seconds(seconds as i64));
+        }
+    }
+}
+
 /// One cell and day: the sun at every hour's start, middle and end; sun-up time by linear
 /// interpolation of the elevation across the hour; clear-sky energy of each node by
 /// Simpson's rule per hour (within 1 % of a one-minute integration).
 fn cell_day(
     cell: Cell,
     nodes: &[Node],
-    day: NaiveDate,
-    zone: Tz,
+    instants: &[Instant],
     min_elev: f64,
     a: &Assumptions,
+    skip_night: bool,
 ) -> CellDay {
     let mut out = CellDay {
         sun_up_s: 0.0,
@@ -258,17 +318,31 @@ fn cell_day(
         })
         .collect();
     // The sun, its trigonometry, the clear sky and the air once per instant, for every node.
-    let point = |t: DateTime<Utc>| -> (f64, Option<(SunTrig, Irradiance, f64)>) {
-        let sun = sun_position(&site, t);
+    // Instants at which the sun is provably below the horizon (see `Night`) are not worked
+    // out: `None` for the elevation.
+    let mut night = Night::new(site.latitude_deg(), skip_night);
+    let mut point = |j: usize| -> (Option<f64>, Option<(SunTrig, Irradiance, f64)>) {
+        let (t, eph) = &instants[j];
+        let t = *t;
+        if night.covers(t) {
+            return (None, None);
+        }
+        let sun = sun_position_from(&site, eph);
+        night.saw(t, &sun);
         if sun.elevation_deg <= 0.0 {
-            return (sun.elevation_deg, None);
+            return (Some(sun.elevation_deg), None);
         }
         let irradiance = a.clear_sky.irradiance(&site, &sun);
         let ambient = a.climate.ambient_c(t, &sun);
         (
-            sun.elevation_deg,
+            Some(sun.elevation_deg),
             Some((SunTrig::new(&sun), irradiance, ambient)),
         )
+    };
+    // The elevation where a crossing of the horizon needs its value: worked out then if it
+    // was skipped (the same call on the same instant, so the same figure).
+    let elevation = |e: Option<f64>, j: usize| {
+        e.unwrap_or_else(|| sun_position_from(&site, &instants[j].1).elevation_deg)
     };
     // `PvArray::ac_power_from_irradiance_kw`, with the trigonometry done in advance (the
     // same operations, so the same figure).
@@ -285,23 +359,31 @@ fn cell_day(
         into.extend(arrays.iter().map(|node| power(p, node)));
     };
     let mut clear = vec![0.0; arrays.len()];
-    let (start, end) = day_bounds(day, zone);
-    let hours = (end - start).num_hours().min(30);
-    let mut t0 = start;
-    let (mut e0, mut p0) = point(t0);
+    let hours = instants.len() / 2;
+    let (mut e0, mut p0) = point(0);
     let (mut w0, mut w1) = (Vec::with_capacity(arrays.len()), Vec::new());
     powers(&p0, &mut w0);
     for i in 0..hours {
-        let t1 = t0 + Duration::hours(1);
+        let (t0, t1) = (2 * i, 2 * i + 2);
+        // The middle first: `Night` looks forward in time only.
+        let (em, pm) = point(2 * i + 1);
         let (e1, p1) = point(t1);
-        let (em, pm) = point(t0 + Duration::minutes(30));
-        out.sun_up_s += match (e0 > 0.0, e1 > 0.0) {
+        let up = |e: Option<f64>| e.is_some_and(|e| e > 0.0);
+        out.sun_up_s += match (up(e0), up(e1)) {
             (true, true) => 3600.0,
             (false, false) => 0.0,
-            (false, true) => 3600.0 * e1 / (e1 - e0),
-            (true, false) => 3600.0 * e0 / (e0 - e1),
+            (false, true) => {
+                let (e0, e1) = (elevation(e0, t0), elevation(e1, t1));
+                3600.0 * e1 / (e1 - e0)
+            }
+            (true, false) => {
+                let (e0, e1) = (elevation(e0, t0), elevation(e1, t1));
+                3600.0 * e0 / (e0 - e1)
+            }
         };
-        if em > min_elev {
+        // A skipped middle is below the horizon, so below `min_elev` (skipping is on only
+        // when `min_elev` is at or above the horizon).
+        if em.is_some_and(|e| e > min_elev) {
             out.daylight_mask |= 1 << i;
         }
         powers(&p1, &mut w1);
@@ -311,7 +393,7 @@ fn cell_day(
                 clear[k] += kwh;
             }
         }
-        (t0, e0, p0) = (t1, e1, p1);
+        (e0, p0) = (e1, p1);
         std::mem::swap(&mut w0, &mut w1);
     }
     out.clear = clear;
@@ -321,6 +403,7 @@ fn cell_day(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::solar::position::sun_position;
 
     fn shanxi() -> Orientation {
         Orientation {
@@ -356,6 +439,85 @@ mod tests {
             "{}",
             p.clear_kwh_per_kwp
         );
+    }
+
+    /// Skipping the night changes no figure, to the last bit: China's southern and
+    /// northern edges and Shanxi, every day of a year, several orientations, daylight taken
+    /// from 10° and from the horizon.
+    #[test]
+    fn skipping_the_night_gives_the_same_figures_to_the_bit() {
+        let nodes = [
+            Node(7, 18, 10),
+            Node(0, 0, 10),
+            Node(6, 13, 8),
+            Node(18, 27, 12),
+        ];
+        let a = Assumptions::default();
+        let zone = chrono_tz::Asia::Shanghai;
+        let first = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let mut skipped_days = 0;
+        for (lat, lon) in [
+            (18.25, 109.5),
+            (37.5, 111.25),
+            (53.5, 122.25),
+            (43.75, 87.5),
+        ] {
+            let cell = Orientation {
+                latitude: lat,
+                longitude: lon,
+                ..shanxi()
+            }
+            .cell();
+            for day in first.iter_days().take(365) {
+                for min_elev in [10.0, 0.0] {
+                    let full = cell_day(cell, &nodes, &half_hours(day, zone), min_elev, &a, false);
+                    let fast = cell_day(cell, &nodes, &half_hours(day, zone), min_elev, &a, true);
+                    assert_eq!(
+                        full.sun_up_s.to_bits(),
+                        fast.sun_up_s.to_bits(),
+                        "{cell:?} {day}"
+                    );
+                    assert_eq!(full.daylight_mask, fast.daylight_mask, "{cell:?} {day}");
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&full.clear), bits(&fast.clear), "{cell:?} {day}");
+                }
+                skipped_days += 1;
+            }
+        }
+        assert_eq!(skipped_days, 4 * 365);
+    }
+
+    /// The bound holds where it is tightest (the sun skims the horizon for long near the
+    /// polar circles): no instant it calls night has the sun up.
+    #[test]
+    fn the_night_bound_never_hides_the_sun() {
+        let zone = chrono_tz::Asia::Shanghai;
+        let (mut covered, mut dark) = (0, 0);
+        for lat in [0.0, 30.0, 53.5, 60.0, 66.0] {
+            let site = Site::new(lat, 120.0).unwrap();
+            for day in NaiveDate::from_ymd_opt(2026, 1, 1)
+                .unwrap()
+                .iter_days()
+                .step_by(7)
+                .take(53)
+            {
+                let (start, _) = day_bounds(day, zone);
+                let mut night = Night::new(lat, true);
+                for minute in 0..1440 {
+                    let t = start + Duration::minutes(minute);
+                    let sun = sun_position(&site, t);
+                    dark += i32::from(sun.elevation_deg < 0.0);
+                    if night.covers(t) {
+                        covered += 1;
+                        assert!(sun.elevation_deg <= 0.0, "{lat} {t}: {}", sun.elevation_deg);
+                    } else if minute % 30 == 0 {
+                        night.saw(t, &sun);
+                    }
+                }
+            }
+        }
+        // And it does skip: over half of the night's minutes.
+        assert!(2 * covered > dark, "{covered} of {dark}");
     }
 
     #[test]

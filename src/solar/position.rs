@@ -171,38 +171,75 @@ fn standard_refraction_deg(elevation_deg: f64) -> f64 {
 
 /// Where the sun is, seen from `site` at `instant` (NOAA / Meeus; see the module docs).
 pub fn sun_position(site: &Site, instant: DateTime<Utc>) -> SunPosition {
-    // Julian centuries since J2000.0.
-    let t = (julian_day(instant) - 2_451_545.0) / 36_525.0;
+    sun_position_from(site, &Ephemeris::at(instant))
+}
 
-    let mean_long = (280.46646 + t * (36000.76983 + t * 0.0003032)).rem_euclid(360.0);
-    let mean_anom = 357.52911 + t * (35999.05029 - 0.0001537 * t);
-    let ecc = 0.016708634 - t * (0.000042037 + 0.0000001267 * t);
-    let m = mean_anom.to_radians();
-    let centre = m.sin() * (1.914602 - t * (0.004817 + 0.000014 * t))
-        + (2.0 * m).sin() * (0.019993 - 0.000101 * t)
-        + (3.0 * m).sin() * 0.000289;
-    let true_long = mean_long + centre;
-    let true_anom = mean_anom + centre;
-    let distance = 1.000001018 * (1.0 - ecc * ecc) / (1.0 + ecc * true_anom.to_radians().cos());
+/// The sun's place at one instant, the same for every site: the part of [`sun_position`]
+/// that does not depend on where it is seen from. Worked out once per instant where many
+/// sites need the sun at the same instants (the assessment's sky: hundreds of cells).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ephemeris {
+    /// Declination, radians.
+    decl: f64,
+    eot_min: f64,
+    distance_au: f64,
+    /// Minutes since UTC midnight.
+    utc_minutes: f64,
+}
 
-    // Nutation and aberration, then the obliquity of the ecliptic.
-    let omega = (125.04 - 1934.136 * t).to_radians();
-    let app_long = (true_long - 0.00569 - 0.00478 * omega.sin()).to_radians();
-    let mean_obliq =
-        23.0 + (26.0 + (21.448 - t * (46.815 + t * (0.00059 - t * 0.001813))) / 60.0) / 60.0;
-    let obliq = (mean_obliq + 0.00256 * omega.cos()).to_radians();
-    let decl = (obliq.sin() * app_long.sin()).asin();
+impl Ephemeris {
+    pub fn at(instant: DateTime<Utc>) -> Self {
+        // Julian centuries since J2000.0.
+        let t = (julian_day(instant) - 2_451_545.0) / 36_525.0;
 
-    let y = (obliq / 2.0).tan().powi(2);
-    let l0 = mean_long.to_radians();
-    let eot_min = 4.0
-        * (y * (2.0 * l0).sin() - 2.0 * ecc * m.sin() + 4.0 * ecc * y * m.sin() * (2.0 * l0).cos()
-            - 0.5 * y * y * (4.0 * l0).sin()
-            - 1.25 * ecc * ecc * (2.0 * m).sin())
-        .to_degrees();
+        let mean_long = (280.46646 + t * (36000.76983 + t * 0.0003032)).rem_euclid(360.0);
+        let mean_anom = 357.52911 + t * (35999.05029 - 0.0001537 * t);
+        let ecc = 0.016708634 - t * (0.000042037 + 0.0000001267 * t);
+        let m = mean_anom.to_radians();
+        let centre = m.sin() * (1.914602 - t * (0.004817 + 0.000014 * t))
+            + (2.0 * m).sin() * (0.019993 - 0.000101 * t)
+            + (3.0 * m).sin() * 0.000289;
+        let true_long = mean_long + centre;
+        let true_anom = mean_anom + centre;
+        let distance_au =
+            1.000001018 * (1.0 - ecc * ecc) / (1.0 + ecc * true_anom.to_radians().cos());
 
-    let utc_minutes = f64::from(instant.num_seconds_from_midnight()) / 60.0
-        + f64::from(instant.nanosecond() % 1_000_000_000) / 60e9;
+        // Nutation and aberration, then the obliquity of the ecliptic.
+        let omega = (125.04 - 1934.136 * t).to_radians();
+        let app_long = (true_long - 0.00569 - 0.00478 * omega.sin()).to_radians();
+        let mean_obliq =
+            23.0 + (26.0 + (21.448 - t * (46.815 + t * (0.00059 - t * 0.001813))) / 60.0) / 60.0;
+        let obliq = (mean_obliq + 0.00256 * omega.cos()).to_radians();
+        let decl = (obliq.sin() * app_long.sin()).asin();
+
+        let y = (obliq / 2.0).tan().powi(2);
+        let l0 = mean_long.to_radians();
+        let eot_min = 4.0
+            * (y * (2.0 * l0).sin() - 2.0 * ecc * m.sin()
+                + 4.0 * ecc * y * m.sin() * (2.0 * l0).cos()
+                - 0.5 * y * y * (4.0 * l0).sin()
+                - 1.25 * ecc * ecc * (2.0 * m).sin())
+            .to_degrees();
+
+        let utc_minutes = f64::from(instant.num_seconds_from_midnight()) / 60.0
+            + f64::from(instant.nanosecond() % 1_000_000_000) / 60e9;
+        Self {
+            decl,
+            eot_min,
+            distance_au,
+            utc_minutes,
+        }
+    }
+}
+
+/// [`sun_position`] at the instant of `eph`.
+pub fn sun_position_from(site: &Site, eph: &Ephemeris) -> SunPosition {
+    let Ephemeris {
+        decl,
+        eot_min,
+        distance_au: distance,
+        utc_minutes,
+    } = *eph;
     let true_solar_min = (utc_minutes + eot_min + 4.0 * site.longitude_deg).rem_euclid(1440.0);
     let hour_angle_deg = true_solar_min / 4.0 - 180.0;
 
