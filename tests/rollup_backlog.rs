@@ -8,6 +8,7 @@ mod common;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{TestApp, TestDb, example_dir, example_secret};
 use pvledger::ledger::import_dir;
+use pvledger::store::telemetry::DeviceSpan;
 use pvledger::store::{Store, Ts};
 use serde_json::{Value, json};
 
@@ -238,7 +239,39 @@ async fn marks_left_behind_are_rolled_up_at_start(db: TestDb) {
     assert_eq!(after_days, days);
 }
 
+/// Marks a device over [0, 10] minutes, reads the marks as a roll-up does, marks it again
+/// with a late reading inside that span (widening nothing), then clears what was read;
+/// returns the marks left, then the marks left after clearing those.
+macro_rules! mark_again_during_a_roll_up {
+    ($pool:expr, $($m:ident)::+) => {{
+        let at = |m: i64| Ts(t0() + Duration::minutes(m));
+        let span = |from, to| DeviceSpan { device_id: 1, from: at(from), to: at(to) };
+        let mut c = $pool.acquire().await.unwrap();
+        $($m)::+::mark_dirty_many(&mut c, &[span(0, 10)]).await.unwrap();
+        let read = $($m)::+::dirty(&mut *c).await.unwrap();
+        $($m)::+::mark_dirty_many(&mut c, &[span(5, 5)]).await.unwrap();
+        $($m)::+::clear_dirty_many(&mut c, &read).await.unwrap();
+        let left = $($m)::+::dirty(&mut *c).await.unwrap();
+        $($m)::+::clear_dirty_many(&mut c, &left).await.unwrap();
+        let spans: Vec<DeviceSpan> = left.iter().map(|m| m.span).collect();
+        (spans, $($m)::+::dirty(&mut *c).await.unwrap().len(), span(0, 10))
+    }};
+}
+
+/// The roller clears marks while the writer goes on marking: a reading marked after the
+/// roller read the readings must keep its device's mark, even when it lies inside the
+/// marked span, or it would never be rolled up.
+async fn a_device_marked_again_during_a_roll_up_keeps_its_mark(db: TestDb) {
+    let (left, after, whole) = match &db.store {
+        Store::Sqlite(p) => mark_again_during_a_roll_up!(p, pvledger::store::lite::telemetry),
+        Store::Postgres(p) => mark_again_during_a_roll_up!(p, pvledger::store::pg::telemetry),
+    };
+    assert_eq!(left, vec![whole], "the mark stays, its span unchanged");
+    assert_eq!(after, 0, "a mark not renewed meanwhile is cleared");
+}
+
 both_backends!(
     a_backlog_rolled_up_later_equals_one_batch_at_a_time,
     marks_left_behind_are_rolled_up_at_start,
+    a_device_marked_again_during_a_roll_up_keeps_its_mark,
 );

@@ -214,6 +214,25 @@ pub mod pg {
                 .push("::date[]) AS u(column1, column2, column3)");
         }
 
+        fn push_marks<'a>(q: &mut QueryBuilder<'a, Db>, marks: &'a [Mark]) {
+            q.push("SELECT * FROM UNNEST(")
+                .push_bind(marks.iter().map(|m| m.span.device_id).collect::<Vec<_>>())
+                .push("::int8[], ")
+                .push_bind(marks.iter().map(|m| m.seq).collect::<Vec<_>>())
+                .push("::int8[]) AS u(column1, column2)");
+        }
+
+        /// Row locks on the marks, in device order (see `clear_dirty_many`).
+        async fn lock_marks(conn: &mut Conn, marks: &[Mark]) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "SELECT 1 FROM rollup_dirty WHERE device_id = ANY($1) ORDER BY device_id FOR UPDATE",
+            )
+            .bind(marks.iter().map(|m| m.span.device_id).collect::<Vec<_>>())
+            .execute(conn)
+            .await
+            .map(drop)
+        }
+
         fn push_quality<'a>(q: &mut QueryBuilder<'a, Db>, rows: &'a [(i64, Ts, i16)]) {
             q.push("SELECT * FROM UNNEST(")
                 .push_bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
@@ -413,6 +432,17 @@ pub mod lite {
             });
         }
 
+        fn push_marks<'a>(q: &mut QueryBuilder<'a, Db>, marks: &'a [Mark]) {
+            q.push_values(marks, |mut b, m| {
+                b.push_bind(m.span.device_id).push_bind(m.seq);
+            });
+        }
+
+        /// SQLite has one writer at a time: nobody marks while a roll-up clears.
+        async fn lock_marks(_conn: &mut Conn, _marks: &[Mark]) -> Result<(), sqlx::Error> {
+            Ok(())
+        }
+
         fn push_quality<'a>(q: &mut QueryBuilder<'a, Db>, rows: &'a [(i64, Ts, i16)]) {
             q.push_values(rows, |mut b, (device_id, ts, quality)| {
                 b.push_bind(*device_id).push_bind(*ts).push_bind(*quality);
@@ -548,6 +578,17 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Store::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Starts a transaction that reads before it writes, beside other writers. On SQLite it
+    /// takes the write lock at once (`BEGIN IMMEDIATE`): a deferred transaction that read
+    /// first fails with "database is locked" once another connection has committed, which
+    /// the busy timeout does not wait out.
+    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Store::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

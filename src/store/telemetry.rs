@@ -54,6 +54,16 @@ pub struct DeviceSpan {
     pub to: Ts,
 }
 
+/// A device whose rollups trail its readings: the span of readings not yet rolled up
+/// (`from` = first, `to` = last), and how often it was marked again since it was first
+/// marked. A roll-up removes the mark only if `seq` is still what it read: a reading marked
+/// again meanwhile, committed after the roll-up read the readings, keeps its mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pub span: DeviceSpan,
+    pub seq: i64,
+}
+
 /// One device's days, [first, last], in a set-wise query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceDays {
