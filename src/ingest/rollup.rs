@@ -1,4 +1,5 @@
-//! Rolls up the devices marked in `rollup_dirty` on a transaction of its own, beside the
+//! Rolls up the devices logged in `rollup_pending` (and marked in `rollup_dirty`, as
+//! earlier versions did) on a transaction of its own, beside the
 //! writer, so that recomputing a backlog's hours and days (over a second for a province's
 //! 20,000 devices) overlaps the next batches' inserts instead of stalling them (issue 7).
 //!
@@ -165,23 +166,28 @@ async fn pass(store: &Store, directory: &Directory, zone: Tz) -> Result<usize, s
     Ok(marks)
 }
 
-/// Recomputes the rollups of `touched` and of every marked device in `tx`, and removes the
-/// marks rolled up; returns how many there were.
+/// Recomputes the rollups of `touched` and of every logged or marked device in `tx`, and
+/// removes the rows rolled up; returns how many there were.
 pub async fn roll_up_marked(
     tx: &mut Tx,
     mut touched: HashMap<i64, Touched>,
     rated: impl Fn(i64) -> Option<f64>,
     zone: Tz,
 ) -> Result<usize, sqlx::Error> {
+    // Read before the readings are: what a batch logged, its readings committed with.
+    let (logged, spans) = dispatch_tx!(&mut *tx, telemetry::pending())?;
     let marked = dispatch_tx!(&mut *tx, telemetry::dirty())?;
-    for m in &marked {
-        widen(&mut touched, m.span.device_id, m.span.from.0, m.span.to.0);
+    for s in spans.iter().chain(marked.iter().map(|m| &m.span)) {
+        widen(&mut touched, s.device_id, s.from.0, s.to.0);
     }
     recompute::recompute(tx, &touched, rated, zone).await?;
+    if !logged.is_empty() {
+        dispatch_tx!(&mut *tx, telemetry::clear_pending(&logged))?;
+    }
     if !marked.is_empty() {
         dispatch_tx!(&mut *tx, telemetry::clear_dirty_many(&marked))?;
     }
-    Ok(marked.len())
+    Ok(logged.len() + marked.len())
 }
 
 /// Widens `device`'s span in `touched` to cover [first, last].

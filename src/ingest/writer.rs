@@ -7,7 +7,7 @@
 //!
 //! Rollups are recomputed in the batch's transaction, except under a backlog: while more is
 //! queued behind a batch, or marks of earlier batches are still waiting, its devices are
-//! marked in `rollup_dirty` (in the same transaction) and recomputed later, together, by
+//! logged in `rollup_pending` (in the same transaction) and recomputed later, together, by
 //! the roller ([`super::rollup`]) on a transaction of its own: once the writer has nothing
 //! queued or has idled for the batch linger, or once the oldest mark is `rollup_max_lag`
 //! old. Recomputing an hour costs the same for one new reading as for ten, so a backlog is
@@ -58,7 +58,7 @@ pub struct BatchLimits {
 enum Rollups {
     /// In the batch's transaction, together with every device marked earlier.
     Now,
-    /// Later, by the roller: the batch's devices are marked in `rollup_dirty`.
+    /// Later, by the roller: the batch's devices are logged in `rollup_pending`.
     Later,
 }
 
@@ -260,7 +260,7 @@ async fn write(
     let devices = touched.len();
     let earlier_marks = match rollups {
         Rollups::Later => {
-            let mut marks: Vec<DeviceSpan> = touched
+            let spans: Vec<DeviceSpan> = touched
                 .iter()
                 .map(|(id, t)| DeviceSpan {
                     device_id: *id,
@@ -268,8 +268,7 @@ async fn write(
                     to: Ts(t.last),
                 })
                 .collect();
-            marks.sort_unstable_by_key(|m| m.device_id);
-            dispatch_tx!(&mut tx, telemetry::mark_dirty_many(&marks))?;
+            dispatch_tx!(&mut tx, telemetry::log_pending(&spans))?;
             0
         }
         // Marks of other processes (or left by one that stopped) included.
