@@ -1,7 +1,7 @@
 //! Rolls up the devices logged in `rollup_pending` (and marked in `rollup_dirty`, as
-//! earlier versions did) on a transaction of its own, beside the
-//! writer, so that recomputing a backlog's hours and days (over a second for a province's
-//! 20,000 devices) overlaps the next batches' inserts instead of stalling them (issue 7).
+//! earlier versions did) on a transaction of its own, beside the writer, so that
+//! recomputing a backlog's hours and days (over a second for a province's 20,000 devices)
+//! overlaps the next batches' inserts instead of stalling them (issue 7).
 //!
 //! The writer tells a [`Pending`] when it commits marks and when it is idle; the roller runs
 //! a pass when the writer is idle, or when the oldest mark is `rollup_max_lag` old. A pass
