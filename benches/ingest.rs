@@ -336,7 +336,7 @@ async fn bench(backend: &'static str, url: &str, ledger: &Path, minutes: usize) 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let e2e_secs = t.elapsed().as_secs_f64();
-    while count(&store, "rollup_dirty").await > 0 {
+    while count(&store, "rollup_pending").await + count(&store, "rollup_dirty").await > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let rollups_secs = t.elapsed().as_secs_f64();

@@ -1,5 +1,5 @@
 //! Rollups deferred under a backlog (issue 7): while more is queued behind a batch, the
-//! writer commits its readings with a mark in `rollup_dirty` and recomputes the hours and
+//! writer commits its readings with a mark in `rollup_pending` and recomputes the hours and
 //! days later, together. Once the queue is empty the rollups must be exactly what writing
 //! the same payloads one at a time (every batch rolled up at once) gives.
 
@@ -8,6 +8,7 @@ mod common;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{TestApp, TestDb, example_dir, example_secret};
 use pvledger::ledger::import_dir;
+use pvledger::store::telemetry::DeviceSpan;
 use pvledger::store::{Store, Ts};
 use serde_json::{Value, json};
 
@@ -79,6 +80,10 @@ async fn rollups(store: &Store) -> (Vec<HourRow>, Vec<DayRow>, Vec<(String, Ts, 
         ),
     }
 }
+
+/// Batches logged and devices marked whose rollups trail their readings.
+const LEFT_TO_ROLL_UP: &str =
+    "SELECT (SELECT COUNT(*) FROM rollup_pending) + (SELECT COUNT(*) FROM rollup_dirty)";
 
 async fn scalar(store: &Store, sql: &str) -> i64 {
     match store {
@@ -165,7 +170,7 @@ async fn a_backlog_rolled_up_later_equals_one_batch_at_a_time(db: TestDb) {
     // rolled up everything marked before it, or closed full and left its marks for the
     // writer to roll up once idle (after batch_linger_ms).
     common::eventually(10, "the deferred rollups done", || async {
-        (scalar(&db.store, "SELECT COUNT(*) FROM rollup_dirty").await == 0).then_some(())
+        (scalar(&db.store, LEFT_TO_ROLL_UP).await == 0).then_some(())
     })
     .await;
     let expected = MINUTES * 3;
@@ -220,7 +225,7 @@ async fn marks_left_behind_are_rolled_up_at_start(db: TestDb) {
 
     let _second = TestApp::spawn(&db).await;
     common::eventually(20, "the marks rolled up", || async {
-        (scalar(&db.store, "SELECT COUNT(*) FROM rollup_dirty").await == 0).then_some(())
+        (scalar(&db.store, LEFT_TO_ROLL_UP).await == 0).then_some(())
     })
     .await;
     let (after_hours, after_days, _) = rollups(&db.store).await;
@@ -238,7 +243,64 @@ async fn marks_left_behind_are_rolled_up_at_start(db: TestDb) {
     assert_eq!(after_days, days);
 }
 
+/// Marks a device over [0, 10] minutes, reads the marks as a roll-up does, marks it again
+/// with a late reading inside that span (widening nothing), then clears what was read;
+/// returns the marks left, then the marks left after clearing those.
+macro_rules! mark_again_during_a_roll_up {
+    ($pool:expr, $($m:ident)::+) => {{
+        let at = |m: i64| Ts(t0() + Duration::minutes(m));
+        let span = |from, to| DeviceSpan { device_id: 1, from: at(from), to: at(to) };
+        let mut c = $pool.acquire().await.unwrap();
+        $($m)::+::mark_dirty_many(&mut c, &[span(0, 10)]).await.unwrap();
+        let read = $($m)::+::dirty(&mut *c).await.unwrap();
+        $($m)::+::mark_dirty_many(&mut c, &[span(5, 5)]).await.unwrap();
+        $($m)::+::clear_dirty_many(&mut c, &read).await.unwrap();
+        let left = $($m)::+::dirty(&mut *c).await.unwrap();
+        $($m)::+::clear_dirty_many(&mut c, &left).await.unwrap();
+        let spans: Vec<DeviceSpan> = left.iter().map(|m| m.span).collect();
+        (spans, $($m)::+::dirty(&mut *c).await.unwrap().len(), span(0, 10))
+    }};
+}
+
+/// The roller clears marks while the writer goes on marking: a reading marked after the
+/// roller read the readings must keep its device's mark, even when it lies inside the
+/// marked span, or it would never be rolled up.
+async fn a_device_marked_again_during_a_roll_up_keeps_its_mark(db: TestDb) {
+    let (left, after, whole) = match &db.store {
+        Store::Sqlite(p) => mark_again_during_a_roll_up!(p, pvledger::store::lite::telemetry),
+        Store::Postgres(p) => mark_again_during_a_roll_up!(p, pvledger::store::pg::telemetry),
+    };
+    assert_eq!(left, vec![whole], "the mark stays, its span unchanged");
+    assert_eq!(after, 0, "a mark not renewed meanwhile is cleared");
+}
+
+/// A roll-up removes exactly the logged batches it read: one logged while it ran stays.
+async fn a_batch_logged_during_a_roll_up_keeps_its_row(db: TestDb) {
+    let span = |m: i64| DeviceSpan {
+        device_id: 1,
+        from: Ts(t0() + Duration::minutes(m)),
+        to: Ts(t0() + Duration::minutes(m)),
+    };
+    macro_rules! log_during_a_roll_up {
+        ($pool:expr, $($m:ident)::+) => {{
+            let mut c = $pool.acquire().await.unwrap();
+            $($m)::+::log_pending(&mut c, &[span(0)]).await.unwrap();
+            let (read, _) = $($m)::+::pending(&mut *c).await.unwrap();
+            $($m)::+::log_pending(&mut c, &[span(5)]).await.unwrap();
+            $($m)::+::clear_pending(&mut c, &read).await.unwrap();
+            $($m)::+::pending(&mut *c).await.unwrap().1
+        }};
+    }
+    let left = match &db.store {
+        Store::Sqlite(p) => log_during_a_roll_up!(p, pvledger::store::lite::telemetry),
+        Store::Postgres(p) => log_during_a_roll_up!(p, pvledger::store::pg::telemetry),
+    };
+    assert_eq!(left, vec![span(5)]);
+}
+
 both_backends!(
+    a_batch_logged_during_a_roll_up_keeps_its_row,
     a_backlog_rolled_up_later_equals_one_batch_at_a_time,
     marks_left_behind_are_rolled_up_at_start,
+    a_device_marked_again_during_a_roll_up_keeps_its_mark,
 );

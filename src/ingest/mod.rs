@@ -2,8 +2,9 @@
 //! time-series store.
 //!
 //! `payload` (parse, pure) -> `admit` (ledger checks, pure) -> [`Ingest::submit`] ->
-//! `writer` (batched transaction + `recompute` of rollups via `energy`, pure) -> the
-//! sender is told "committed", and only then acknowledges (MQTT PUBACK, HTTP 200).
+//! `writer` (batched transaction + `recompute` of rollups via `energy`, pure; behind a
+//! backlog, `rollup` recomputes them beside the writer) -> the sender is told "committed",
+//! and only then acknowledges (MQTT PUBACK, HTTP 200).
 //! Every refusal is stored with its reason and raw input (`rejections`), counted in
 //! `stats`, and logged at most once per gateway per minute.
 
@@ -16,6 +17,7 @@ pub mod mqtt;
 pub mod payload;
 pub mod polled;
 pub mod recompute;
+pub mod rollup;
 pub mod stats;
 pub mod writer;
 

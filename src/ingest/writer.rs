@@ -6,13 +6,16 @@
 //! (or the service stops, in which case nothing is confirmed and senders redeliver).
 //!
 //! Rollups are recomputed in the batch's transaction, except under a backlog: while more is
-//! queued behind a batch, its devices are marked in `rollup_dirty` (in the same transaction)
-//! and recomputed with a later batch: the first with nothing queued behind it, the first
-//! after the writer has idled for the batch linger, or the first after the oldest mark is
-//! `rollup_max_lag` old. Recomputing an hour costs the same for one new reading as for ten,
-//! so a backlog is rolled up once per device instead of once per batch (issue 7).
+//! queued behind a batch, or marks of earlier batches are still waiting, its devices are
+//! logged in `rollup_pending` (in the same transaction) and recomputed later, together, by
+//! the roller ([`super::rollup`]) on a transaction of its own: once the writer has nothing
+//! queued or has idled for the batch linger, or once the oldest mark is `rollup_max_lag`
+//! old. Recomputing an hour costs the same for one new reading as for ten, so a backlog is
+//! rolled up once per device instead of once per batch, and beside the inserts rather than
+//! between them (issue 7).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
@@ -22,7 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::admit::Accepted;
 use super::directory::Directory;
-use super::recompute::{self, Touched};
+use super::recompute::Touched;
+use super::rollup::{self, Pending, widen};
 use crate::store::telemetry::{DeviceSpan, ReadingRow, RejectionRow};
 use crate::store::{Store, Ts, dispatch_tx};
 
@@ -49,67 +53,87 @@ pub struct BatchLimits {
     pub rollup_max_lag: Duration,
 }
 
-/// How long an idle writer waits before it tries again to roll up marks it could not.
-const FLUSH_RETRY: Duration = Duration::from_secs(5);
-
 /// When a batch's rollups are brought up to date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rollups {
     /// In the batch's transaction, together with every device marked earlier.
     Now,
-    /// Later: the batch's devices are marked in `rollup_dirty`.
+    /// Later, by the roller: the batch's devices are logged in `rollup_pending`.
     Later,
 }
 
-/// Rollups may wait only behind a backlog, and only until the first deferred batch is
-/// `max_lag` old. (An idle writer rolls up at once, see `run`.)
-fn rollups_for(queued: bool, max_lag: Duration, deferred_for: Option<Duration>) -> Rollups {
-    let in_time = deferred_for.is_none_or(|d| d < max_lag);
-    if queued && !max_lag.is_zero() && in_time {
+/// Rollups may wait behind a backlog, or behind marks of this writer that the roller has
+/// yet to roll up (recomputing in the batch would wait for the roller's locks on the same
+/// devices); never with a zero `max_lag`. How long they wait is the roller's to decide.
+fn rollups_for(queued: bool, max_lag: Duration, outstanding: bool) -> Rollups {
+    if !max_lag.is_zero() && (queued || outstanding) {
         Rollups::Later
     } else {
         Rollups::Now
     }
 }
 
-/// Runs the writer until every sender is gone (drains what is queued) or `shutdown`
-/// interrupts a retry.
+/// Runs the writer and its roller until every sender is gone (drains what is queued, rolls
+/// up what is marked) or `shutdown` interrupts a retry.
 pub async fn run(
     store: Store,
     directory: Directory,
     zone: Tz,
     limits: BatchLimits,
-    mut rx: mpsc::Receiver<Submission>,
-    stats: std::sync::Arc<super::Stats>,
+    rx: mpsc::Receiver<Submission>,
+    stats: Arc<super::Stats>,
     shutdown: CancellationToken,
 ) {
+    let pending = Arc::new(Pending::default());
     // Marks left by a process that stopped (or died) before rolling them up.
-    let flush = || write_with_retry(&store, &directory, zone, &[], Rollups::Now, &shutdown);
-    if flush().await.is_none() {
-        return;
+    pending.roll_up_now();
+    let roller = tokio::spawn(rollup::run(
+        store.clone(),
+        directory.clone(),
+        zone,
+        limits.rollup_max_lag,
+        pending.clone(),
+        shutdown.clone(),
+    ));
+    write_all(
+        &store, &directory, zone, limits, rx, &stats, &pending, &shutdown,
+    )
+    .await;
+    pending.close();
+    if let Err(e) = roller.await {
+        tracing::error!(error = %e, "the roller failed");
     }
-    let mut deferred_since: Option<std::time::Instant> = None;
+}
+
+/// Batches, writes and confirms until every sender is gone or `shutdown` interrupts a retry.
+#[allow(clippy::too_many_arguments)]
+async fn write_all(
+    store: &Store,
+    directory: &Directory,
+    zone: Tz,
+    limits: BatchLimits,
+    mut rx: mpsc::Receiver<Submission>,
+    stats: &super::Stats,
+    pending: &Pending,
+    shutdown: &CancellationToken,
+) {
+    // Whether the roller was told that this writer is idle since it last marked.
+    let mut told_idle = false;
     loop {
-        // With rollups deferred, an idle writer rolls them up instead of waiting for more.
-        let next = match deferred_since {
-            None => rx.recv().await,
-            Some(_) => match tokio::time::timeout(limits.linger, rx.recv()).await {
+        // With marks waiting, an idle writer lets the roller roll them up.
+        let next = if told_idle || !pending.outstanding() {
+            rx.recv().await
+        } else {
+            match tokio::time::timeout(limits.linger, rx.recv()).await {
                 Ok(next) => next,
                 Err(_idle) => {
-                    match flush().await {
-                        None => return,
-                        Some((_, Rollups::Now)) => deferred_since = None,
-                        // Rolling up fails with the database up (logged): not in a tight loop.
-                        Some((_, Rollups::Later)) => tokio::time::sleep(FLUSH_RETRY).await,
-                    }
+                    pending.roll_up_now();
+                    told_idle = true;
                     continue;
                 }
-            },
+            }
         };
         let Some(first) = next else {
-            if deferred_since.is_some() {
-                flush().await;
-            }
             return;
         };
         let mut batch = vec![first];
@@ -126,12 +150,9 @@ pub async fn run(
         }
         let started = std::time::Instant::now();
         // A backlog: more is queued, or the batch closed full rather than by its linger.
-        let rollups = rollups_for(
-            !rx.is_empty() || rows >= limits.max_rows,
-            limits.rollup_max_lag,
-            deferred_since.map(|t| t.elapsed()),
-        );
-        let written = write_with_retry(&store, &directory, zone, &batch, rollups, &shutdown).await;
+        let queued = !rx.is_empty() || rows >= limits.max_rows;
+        let rollups = rollups_for(queued, limits.rollup_max_lag, pending.outstanding());
+        let written = write_with_retry(store, directory, zone, &batch, rollups, shutdown).await;
         let Some((per_submission, rollups)) = written else {
             tracing::warn!(
                 rows,
@@ -142,11 +163,14 @@ pub async fn run(
         stats.batch(rows, started.elapsed().as_secs_f64());
         if rollups == Rollups::Later {
             stats.deferred();
+            pending.marked();
+            told_idle = false;
+            // Nothing queued behind: the backlog is over, roll up what it left.
+            if !queued {
+                pending.roll_up_now();
+                told_idle = true;
+            }
         }
-        deferred_since = match rollups {
-            Rollups::Now => None,
-            Rollups::Later => deferred_since.or(Some(started)),
-        };
         for (s, inserted) in batch.into_iter().zip(per_submission) {
             // None: this submission alone cannot be stored; its sender is not confirmed.
             if let Some(inserted) = inserted {
@@ -233,9 +257,10 @@ async fn write(
     }
     let inserted = inserted_per_submission(batch.iter().map(|s| &s.readings[..]), stored);
     let inserted_at = started.elapsed();
-    let pending = match rollups {
+    let devices = touched.len();
+    let earlier_marks = match rollups {
         Rollups::Later => {
-            let mut marks: Vec<DeviceSpan> = touched
+            let spans: Vec<DeviceSpan> = touched
                 .iter()
                 .map(|(id, t)| DeviceSpan {
                     device_id: *id,
@@ -243,52 +268,26 @@ async fn write(
                     to: Ts(t.last),
                 })
                 .collect();
-            marks.sort_unstable_by_key(|m| m.device_id);
-            dispatch_tx!(&mut tx, telemetry::mark_dirty_many(&marks))?;
+            dispatch_tx!(&mut tx, telemetry::log_pending(&spans))?;
             0
         }
-        Rollups::Now => {
-            let marked = dispatch_tx!(&mut tx, telemetry::dirty())?;
-            for m in &marked {
-                widen(&mut touched, m.device_id, m.from.0, m.to.0);
-            }
-            recompute::recompute(&mut tx, &touched, rated, zone).await?;
-            if !marked.is_empty() {
-                dispatch_tx!(&mut tx, telemetry::clear_dirty_many(&marked))?;
-            }
-            marked.len()
-        }
+        // Marks of other processes (or left by one that stopped) included.
+        Rollups::Now => rollup::roll_up_marked(&mut tx, touched, rated, zone).await?,
     };
     let recomputed_at = started.elapsed();
     tx.commit().await?;
     // Where a batch's time goes, for tuning (RUST_LOG=pvledger::ingest::writer=debug).
     tracing::debug!(
         submissions = batch.len(),
-        devices = touched.len(),
+        devices,
         rollups = ?rollups,
-        earlier_marks = pending,
+        earlier_marks,
         insert_ms = inserted_at.as_millis() as u64,
         recompute_ms = (recomputed_at - inserted_at).as_millis() as u64,
         commit_ms = (started.elapsed() - recomputed_at).as_millis() as u64,
         "batch written"
     );
     Ok(inserted)
-}
-
-/// Widens `device`'s span in `touched` to cover [first, last].
-fn widen(
-    touched: &mut HashMap<i64, Touched>,
-    device: i64,
-    first: chrono::DateTime<Utc>,
-    last: chrono::DateTime<Utc>,
-) {
-    touched
-        .entry(device)
-        .and_modify(|t| {
-            t.first = t.first.min(first);
-            t.last = t.last.max(last);
-        })
-        .or_insert(Touched { first, last });
 }
 
 /// How many of each submission's readings were new, given the keys the insert stored. A
@@ -351,23 +350,16 @@ mod tests {
     }
 
     #[test]
-    fn rollups_wait_only_behind_a_backlog_and_not_past_the_lag_limit() {
+    fn rollups_wait_behind_a_backlog_or_marks_not_yet_rolled_up() {
         let lag = Duration::from_secs(5);
-        assert_eq!(rollups_for(true, lag, None), Rollups::Later);
-        assert_eq!(
-            rollups_for(true, lag, Some(Duration::from_secs(4))),
-            Rollups::Later
-        );
-        // Nothing queued behind: now, with whatever was deferred before.
-        assert_eq!(rollups_for(false, lag, None), Rollups::Now);
-        assert_eq!(
-            rollups_for(false, lag, Some(Duration::from_secs(1))),
-            Rollups::Now
-        );
-        // The oldest deferred batch has waited long enough, backlog or not.
-        assert_eq!(rollups_for(true, lag, Some(lag)), Rollups::Now);
+        assert_eq!(rollups_for(true, lag, false), Rollups::Later);
+        assert_eq!(rollups_for(true, lag, true), Rollups::Later);
+        // Nothing queued behind, but the roller has marks of this writer to roll up.
+        assert_eq!(rollups_for(false, lag, true), Rollups::Later);
+        // Nothing queued and nothing waiting: now.
+        assert_eq!(rollups_for(false, lag, false), Rollups::Now);
         // Zero: never deferred.
-        assert_eq!(rollups_for(true, Duration::ZERO, None), Rollups::Now);
+        assert_eq!(rollups_for(true, Duration::ZERO, true), Rollups::Now);
     }
 
     #[test]

@@ -214,6 +214,25 @@ pub mod pg {
                 .push("::date[]) AS u(column1, column2, column3)");
         }
 
+        fn push_marks<'a>(q: &mut QueryBuilder<'a, Db>, marks: &'a [Mark]) {
+            q.push("SELECT * FROM UNNEST(")
+                .push_bind(marks.iter().map(|m| m.span.device_id).collect::<Vec<_>>())
+                .push("::int8[], ")
+                .push_bind(marks.iter().map(|m| m.seq).collect::<Vec<_>>())
+                .push("::int8[]) AS u(column1, column2)");
+        }
+
+        /// Row locks on the marks, in device order (see `clear_dirty_many`).
+        async fn lock_marks(conn: &mut Conn, marks: &[Mark]) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "SELECT 1 FROM rollup_dirty WHERE device_id = ANY($1) ORDER BY device_id FOR UPDATE",
+            )
+            .bind(marks.iter().map(|m| m.span.device_id).collect::<Vec<_>>())
+            .execute(conn)
+            .await
+            .map(drop)
+        }
+
         fn push_quality<'a>(q: &mut QueryBuilder<'a, Db>, rows: &'a [(i64, Ts, i16)]) {
             q.push("SELECT * FROM UNNEST(")
                 .push_bind(rows.iter().map(|r| r.0).collect::<Vec<_>>())
@@ -269,10 +288,53 @@ pub mod pg {
             .map(drop)
         }
 
+        /// The readings insert: one statement for any number of rows, each column one array,
+        /// which PostgreSQL parses and plans once, where a VALUES list costs a bound parameter
+        /// per cell and a statement per 500 rows.
+        const INSERT_READINGS: &str = "INSERT INTO readings (device_id, ts, received_at, ac_power_w, dc_power_w, \
+             energy_total_kwh, export_energy_kwh, grid_voltage_v, frequency_hz, temperature_c, irradiance_poa_wm2, \
+             module_temp_c, ambient_temp_c, status, fault_code, quality) \
+             SELECT * FROM UNNEST($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::float8[], $5::float8[], \
+             $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], \
+             $13::float8[], $14::text[], $15::text[], $16::int2[])";
+
+        /// Binds `rows` to [`INSERT_READINGS`] (a plain query or one returning keys).
+        macro_rules! bind_readings {
+            ($q:expr, $rows:expr) => {{
+                let rows = $rows;
+                let col =
+                    |f: fn(&ReadingRow) -> Option<f64>| rows.iter().map(f).collect::<Vec<_>>();
+                $q.bind(rows.iter().map(|r| r.device_id).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.ts.0).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.received_at.0).collect::<Vec<_>>())
+                    .bind(col(|r| r.ac_power_w))
+                    .bind(col(|r| r.dc_power_w))
+                    .bind(col(|r| r.energy_total_kwh))
+                    .bind(col(|r| r.export_energy_kwh))
+                    .bind(col(|r| r.grid_voltage_v))
+                    .bind(col(|r| r.frequency_hz))
+                    .bind(col(|r| r.temperature_c))
+                    .bind(col(|r| r.irradiance_poa_wm2))
+                    .bind(col(|r| r.module_temp_c))
+                    .bind(col(|r| r.ambient_temp_c))
+                    .bind(rows.iter().map(|r| r.status.clone()).collect::<Vec<_>>())
+                    .bind(
+                        rows.iter()
+                            .map(|r| r.fault_code.clone())
+                            .collect::<Vec<_>>(),
+                    )
+                    .bind(rows.iter().map(|r| r.quality).collect::<Vec<_>>())
+            }};
+        }
+
         /// Inserts readings, skipping any (device, ts) already stored (a resend); returns the
-        /// keys of the rows that were new. One statement for any number of rows: each column
-        /// travels as one array, which PostgreSQL parses and plans once, where a VALUES list
-        /// costs a bound parameter per cell and a statement per 500 rows.
+        /// keys of the rows that were new. Must run inside a transaction.
+        ///
+        /// Nearly every batch holds new readings only: a plain insert spares ON CONFLICT's
+        /// speculative insertion (a quarter to a third of the statement's time, measured on
+        /// PostgreSQL 15), and when it succeeds every row was new. A resend (stored before,
+        /// or twice in the batch) fails it on the primary key; the savepoint undoes that and
+        /// the batch goes through ON CONFLICT DO NOTHING instead.
         pub async fn insert_readings(
             conn: &mut Conn,
             rows: &[ReadingRow],
@@ -280,34 +342,37 @@ pub mod pg {
             if rows.is_empty() {
                 return Ok(Vec::new());
             }
-            let col = |f: fn(&ReadingRow) -> Option<f64>| rows.iter().map(f).collect::<Vec<_>>();
-            sqlx::query_as(
-                "INSERT INTO readings (device_id, ts, received_at, ac_power_w, dc_power_w, energy_total_kwh, \
-                 export_energy_kwh, grid_voltage_v, frequency_hz, temperature_c, irradiance_poa_wm2, \
-                 module_temp_c, ambient_temp_c, status, fault_code, quality) \
-                 SELECT * FROM UNNEST($1::int8[], $2::timestamptz[], $3::timestamptz[], $4::float8[], $5::float8[], \
-                 $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], \
-                 $13::float8[], $14::text[], $15::text[], $16::int2[]) \
-                 ON CONFLICT (device_id, ts) DO NOTHING RETURNING device_id, ts",
-            )
-            .bind(rows.iter().map(|r| r.device_id).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.ts.0).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.received_at.0).collect::<Vec<_>>())
-            .bind(col(|r| r.ac_power_w))
-            .bind(col(|r| r.dc_power_w))
-            .bind(col(|r| r.energy_total_kwh))
-            .bind(col(|r| r.export_energy_kwh))
-            .bind(col(|r| r.grid_voltage_v))
-            .bind(col(|r| r.frequency_hz))
-            .bind(col(|r| r.temperature_c))
-            .bind(col(|r| r.irradiance_poa_wm2))
-            .bind(col(|r| r.module_temp_c))
-            .bind(col(|r| r.ambient_temp_c))
-            .bind(rows.iter().map(|r| r.status.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.fault_code.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.quality).collect::<Vec<_>>())
-            .fetch_all(conn)
-            .await
+            sqlx::query("SAVEPOINT new_readings")
+                .execute(&mut *conn)
+                .await?;
+            match bind_readings!(sqlx::query(INSERT_READINGS), rows)
+                .execute(&mut *conn)
+                .await
+            {
+                Ok(_) => {
+                    sqlx::query("RELEASE SAVEPOINT new_readings")
+                        .execute(&mut *conn)
+                        .await?;
+                    return Ok(rows.iter().map(|r| (r.device_id, r.ts)).collect());
+                }
+                Err(e) if is_unique_violation(&e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT new_readings")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Err(e) => return Err(e),
+            }
+            let sql = format!(
+                "{INSERT_READINGS} ON CONFLICT (device_id, ts) DO NOTHING RETURNING device_id, ts"
+            );
+            bind_readings!(sqlx::query_as(&sql), rows)
+                .fetch_all(conn)
+                .await
+        }
+
+        fn is_unique_violation(e: &sqlx::Error) -> bool {
+            e.as_database_error()
+                .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation)
         }
 
         /// Buckets of [`lock_devices`]: few enough for the lock table, enough that two
@@ -411,6 +476,17 @@ pub mod lite {
                     .push_bind(d.first)
                     .push_bind(d.last);
             });
+        }
+
+        fn push_marks<'a>(q: &mut QueryBuilder<'a, Db>, marks: &'a [Mark]) {
+            q.push_values(marks, |mut b, m| {
+                b.push_bind(m.span.device_id).push_bind(m.seq);
+            });
+        }
+
+        /// SQLite has one writer at a time: nobody marks while a roll-up clears.
+        async fn lock_marks(_conn: &mut Conn, _marks: &[Mark]) -> Result<(), sqlx::Error> {
+            Ok(())
         }
 
         fn push_quality<'a>(q: &mut QueryBuilder<'a, Db>, rows: &'a [(i64, Ts, i16)]) {
@@ -548,6 +624,17 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Store::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Starts a transaction that reads before it writes, beside other writers. On SQLite it
+    /// takes the write lock at once (`BEGIN IMMEDIATE`): a deferred transaction that read
+    /// first fails with "database is locked" once another connection has committed, which
+    /// the busy timeout does not wait out.
+    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Store::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

@@ -54,6 +54,16 @@ pub struct DeviceSpan {
     pub to: Ts,
 }
 
+/// A device whose rollups trail its readings: the span of readings not yet rolled up
+/// (`from` = first, `to` = last), and how often it was marked again since it was first
+/// marked. A roll-up removes the mark only if `seq` is still what it read: a reading marked
+/// again meanwhile, committed after the roll-up read the readings, keeps its mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pub span: DeviceSpan,
+    pub seq: i64,
+}
+
 /// One device's days, [first, last], in a set-wise query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceDays {
@@ -160,9 +170,58 @@ pub fn hour_masks(day_start: Ts, hours: &[(Ts, f64, i32)]) -> (i32, i32) {
     (data, producing)
 }
 
+/// One batch's devices whose rollups trail its readings, as `rollup_pending` stores them:
+/// per device its id and first and last new reading (Unix ms), as little-endian i64s.
+pub fn encode_spans(spans: &[DeviceSpan]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(spans.len() * 24);
+    for s in spans {
+        for n in [
+            s.device_id,
+            s.from.0.timestamp_millis(),
+            s.to.0.timestamp_millis(),
+        ] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// The spans of [`encode_spans`] (milliseconds: the rollups work in hours).
+pub fn decode_spans(bytes: &[u8]) -> Vec<DeviceSpan> {
+    let n = |b: &[u8]| i64::from_le_bytes(b.try_into().expect("8 bytes"));
+    bytes
+        .chunks_exact(24)
+        .filter_map(|c| {
+            Some(DeviceSpan {
+                device_id: n(&c[..8]),
+                from: Ts::from_millis(n(&c[8..16]))?,
+                to: Ts::from_millis(n(&c[16..]))?,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logged_spans_come_back_as_written_to_the_millisecond() {
+        let at = |ms: i64| Ts::from_millis(ms).unwrap();
+        let spans = [
+            DeviceSpan {
+                device_id: 7,
+                from: at(1_780_000_000_123),
+                to: at(1_780_000_060_000),
+            },
+            DeviceSpan {
+                device_id: i64::MAX,
+                from: at(0),
+                to: at(1),
+            },
+        ];
+        assert_eq!(decode_spans(&encode_spans(&spans)), spans);
+    }
 
     #[test]
     fn hour_masks_mark_hours_with_data_and_with_production() {

@@ -6,8 +6,8 @@ use sqlx::QueryBuilder;
 
 use crate::store::Ts;
 use crate::store::telemetry::{
-    DailyRow, DailyWrite, DeviceDays, DeviceSampleRow, DeviceSpan, HourCells, HourlyRow, ReadingRow, RejectionRow, SampleRow,
-    StoredRejection,
+    DailyRow, DailyWrite, DeviceDays, DeviceSampleRow, DeviceSpan, HourCells, HourlyRow, Mark, ReadingRow, RejectionRow,
+    SampleRow, StoredRejection,
 };
 
 /// A connection (or transaction) of this backend.
@@ -202,7 +202,11 @@ pub async fn replace_daily_many(conn: &mut Conn, days: &[DeviceDays], rows: &[Da
 
 /// Marks devices whose rollups trail their readings: `spans` hold each device's first and
 /// last new reading (`from`, `to`), one per device in device order (the order rows are
-/// locked in). An existing mark is widened to cover both.
+/// locked in). An existing mark is widened to cover both, and its `seq` counts one more.
+///
+/// The mark is rewritten even when its span does not widen (a late reading inside it): a
+/// concurrent roll-up that read the readings before this transaction committed must see
+/// that the mark changed, or it would remove it and the reading would never be rolled up.
 pub async fn mark_dirty_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<(), sqlx::Error> {
     for chunk in spans.chunks(SPAN_CHUNK) {
         // `WHERE true`: SQLite's grammar needs it between a SELECT and ON CONFLICT.
@@ -212,29 +216,70 @@ pub async fn mark_dirty_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<()
         q.push(
             ") AS w WHERE true ON CONFLICT (device_id) DO UPDATE SET \
              first_ts = CASE WHEN excluded.first_ts < rollup_dirty.first_ts THEN excluded.first_ts ELSE rollup_dirty.first_ts END, \
-             last_ts = CASE WHEN excluded.last_ts > rollup_dirty.last_ts THEN excluded.last_ts ELSE rollup_dirty.last_ts END",
+             last_ts = CASE WHEN excluded.last_ts > rollup_dirty.last_ts THEN excluded.last_ts ELSE rollup_dirty.last_ts END, \
+             seq = rollup_dirty.seq + 1",
         );
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// Every device whose rollups trail its readings, with the span of readings not yet rolled
-/// up (`from` = first, `to` = last), in device order.
-pub async fn dirty<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E) -> Result<Vec<DeviceSpan>, sqlx::Error> {
-    let rows: Vec<(i64, Ts, Ts)> =
-        sqlx::query_as("SELECT device_id, first_ts, last_ts FROM rollup_dirty ORDER BY device_id").fetch_all(ex).await?;
-    Ok(rows.into_iter().map(|(device_id, from, to)| DeviceSpan { device_id, from, to }).collect())
+/// Logs that the rollups of one batch's devices trail their readings (`spans`: each
+/// device's first and last new reading). One row per batch, appended and never updated: a
+/// roll-up removes exactly the rows it read, so a batch committed while it ran keeps its
+/// row without any locking, and a batch costs one row instead of an upsert per device in
+/// `rollup_dirty` (a third of a deferred batch's time, issue 7).
+pub async fn log_pending(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO rollup_pending (spans) VALUES ($1)")
+        .bind(crate::store::telemetry::encode_spans(spans))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
-/// Removes the marks that were rolled up, unless a concurrent writer widened one meanwhile
-/// (then it stays, for the next pass).
-pub async fn clear_dirty_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<(), sqlx::Error> {
-    for chunk in spans.chunks(SPAN_CHUNK) {
+/// The logged batches whose rollups trail their readings: their ids, and their spans.
+pub async fn pending<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E) -> Result<(Vec<i64>, Vec<DeviceSpan>), sqlx::Error> {
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, spans FROM rollup_pending ORDER BY id").fetch_all(ex).await?;
+    let ids = rows.iter().map(|(id, _)| *id).collect();
+    let spans = rows.iter().flat_map(|(_, b)| crate::store::telemetry::decode_spans(b)).collect();
+    Ok((ids, spans))
+}
+
+/// Removes the logged batches that were rolled up.
+pub async fn clear_pending(conn: &mut Conn, ids: &[i64]) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(CHUNK) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new("DELETE FROM rollup_pending WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Every device whose rollups trail its readings, in device order.
+pub async fn dirty<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E) -> Result<Vec<Mark>, sqlx::Error> {
+    let rows: Vec<(i64, Ts, Ts, i64)> =
+        sqlx::query_as("SELECT device_id, first_ts, last_ts, seq FROM rollup_dirty ORDER BY device_id").fetch_all(ex).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(device_id, from, to, seq)| Mark { span: DeviceSpan { device_id, from, to }, seq })
+        .collect())
+}
+
+/// Removes the marks that were rolled up, unless a concurrent writer marked the device again
+/// meanwhile (then it stays, for the next pass). The marks are locked first, in device
+/// order like `mark_dirty_many`'s, so that this waits for a writer still marking them (and
+/// then sees its `seq`) without the two ever waiting for each other.
+pub async fn clear_dirty_many(conn: &mut Conn, marks: &[Mark]) -> Result<(), sqlx::Error> {
+    lock_marks(&mut *conn, marks).await?;
+    for chunk in marks.chunks(SPAN_CHUNK) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
-            "DELETE FROM rollup_dirty WHERE (device_id, first_ts, last_ts) IN (SELECT w.column1, w.column2, w.column3 FROM (",
+            "DELETE FROM rollup_dirty WHERE (device_id, seq) IN (SELECT w.column1, w.column2 FROM (",
         );
-        push_spans(&mut q, chunk);
+        push_marks(&mut q, chunk);
         q.push(") AS w)");
         q.build().execute(&mut *conn).await?;
     }
