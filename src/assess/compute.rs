@@ -240,7 +240,8 @@ fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &Sky) -
     let mut masks = Vec::new();
     let mut complete = Vec::new();
     let mut clear_pairs = Vec::new();
-    let mut normalized = BTreeMap::new();
+    // (day, normalized energy), in day order.
+    let mut normalized = Vec::new();
     let mut pr_pairs = Vec::new();
     let mut pr_t_pairs = Vec::new();
     let mut reference = 0.0;
@@ -251,21 +252,38 @@ fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &Sky) -
     let climate = Climate::default();
     let station_sky = s.orientation.map(|o| sky.station(&o));
 
-    let mut day = lookback;
-    while day <= period.to {
+    // The days to visit, in order: those of the year before the period that have data (for
+    // degradation; the others would be skipped), then every day of the period. Each
+    // inverter's days are walked alongside with a cursor instead of looked up day by day
+    // (millions of map lookups at province size).
+    let mut days: Vec<NaiveDate> = s
+        .inverters
+        .iter()
+        .flat_map(|i| i.days.range(lookback..period.from).map(|(d, _)| *d))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    days.extend(period.from.iter_days().take_while(|d| *d <= period.to));
+    let mut cursors: Vec<_> = s
+        .inverters
+        .iter()
+        .map(|i| i.days.range(lookback..=period.to).peekable())
+        .collect();
+    let mut today = vec![DeviceDay::default(); s.inverters.len()];
+    for day in days {
         let in_period = day >= period.from;
-        let has_any = s.inverters.iter().any(|i| i.days.contains_key(&day));
-        if !in_period && !has_any {
-            day = day.succ_opt().expect("a next day");
-            continue;
+        for (cursor, d) in cursors.iter_mut().zip(today.iter_mut()) {
+            *d = match cursor.next_if(|(k, _)| **k == day) {
+                Some((_, v)) => *v,
+                None => DeviceDay::default(),
+            };
         }
         let profile = station_sky.as_ref().map(|k| k.day(day)).unwrap_or_default();
         let per_inverter_expected = profile.sun_up_s / period.expected_interval_s.max(1) as f64;
         let mut day_kwh = 0.0;
         let (mut day_received, mut day_expected) = (0.0, 0.0);
         let mut all_complete = true;
-        for inv in &s.inverters {
-            let d = inv.days.get(&day).copied().unwrap_or_default();
+        for d in &today {
             day_kwh += d.energy_kwh;
             let got = f64::from(d.samples).min(per_inverter_expected);
             day_received += got;
@@ -285,7 +303,7 @@ fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &Sky) -
             && completeness(day_received, day_expected).is_some_and(|x| x >= c.complete_day);
         let clear = s.dc_kwp * profile.clear_kwh_per_kwp;
         if day_complete && clear > 0.0 {
-            normalized.insert(day, day_kwh / clear);
+            normalized.push((day, day_kwh / clear));
         }
         if in_period {
             energy += day_kwh;
@@ -298,8 +316,8 @@ fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &Sky) -
                 }
             }
             if all_complete && day_complete {
-                for (k, inv) in s.inverters.iter().enumerate() {
-                    inverter_kwh[k] += inv.days.get(&day).map_or(0.0, |d| d.energy_kwh);
+                for (kwh, d) in inverter_kwh.iter_mut().zip(&today) {
+                    *kwh += d.energy_kwh;
                 }
             }
             // Reference yield and PR where an irradiance sensor reported that day.
@@ -335,7 +353,6 @@ fn station(s: &StationInput, period: &Period, c: &AssessmentConfig, sky: &Sky) -
                 pr_t_pairs.push((day_kwh, expected_t));
             }
         }
-        day = day.succ_opt().expect("a next day");
     }
 
     let comparisons = if s.inverters.len() > 1 && inverter_kwh.iter().any(|k| *k > 0.0) {
