@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use common::broker::publish_all;
+use common::metrics::metrics_of;
 use common::{TestApp, TestDb, eventually, example_dir, example_secret, unique};
 use pvledger::ledger::import_dir;
 use pvledger::store::Store;
@@ -396,15 +397,7 @@ async fn a_flood_of_malformed_payloads_is_refused_with_reasons_and_good_readings
         count(&db.store, "SELECT COUNT(*) FROM rejections").await,
         total as i64
     );
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_of(&app.base).await;
     for (reason, n) in &expected {
         let stored = count(
             &db.store,

@@ -8,30 +8,12 @@ mod common;
 use std::time::Duration;
 
 use common::broker::{PrivateBroker, publish_all, stored, telemetry_payloads};
+use common::metrics::{metric, metrics_of};
 use common::private_pg::PrivatePg;
 use common::{TestApp, TestDb, eventually, example_dir, test_config, unique};
 use pvledger::app::Application;
 use pvledger::ledger::import_dir;
 use pvledger::store::Store;
-
-/// The value of an unlabelled sample in a Prometheus text exposition.
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} is not in /metrics:\n{text}"))
-}
-
-async fn metrics_of(base: &str) -> String {
-    let r = reqwest::get(format!("{base}/metrics")).await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain; version=0.0.4")
-    );
-    r.text().await.unwrap()
-}
 
 async fn subscribed(base: &str) {
     eventually(20, "the MQTT subscription", || async {

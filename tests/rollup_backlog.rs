@@ -6,6 +6,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::metrics::sample;
 use common::{TestApp, TestDb, example_dir, example_secret};
 use pvledger::ledger::import_dir;
 use pvledger::store::telemetry::DeviceSpan;
@@ -92,20 +93,9 @@ async fn scalar(store: &Store, sql: &str) -> i64 {
     }
 }
 
+/// Batches whose rollups were deferred, from the service's /metrics.
 async fn deferred_batches(base: &str) -> f64 {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("pvledger_ingest_rollups_deferred_total ")?
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no deferred-rollup counter in /metrics:\n{text}"))
+    sample(base, "pvledger_ingest_rollups_deferred_total").await
 }
 
 async fn a_backlog_rolled_up_later_equals_one_batch_at_a_time(db: TestDb) {

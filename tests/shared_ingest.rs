@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::broker::{PrivateBroker, publish_all, stored, telemetry_payloads};
+use common::metrics::sample;
 use common::{ChildGuard, TestDb, eventually, example_dir, unique};
 use pvledger::ledger::import_dir;
 
@@ -53,19 +54,11 @@ impl Node {
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no HTTP address in the log:\n{log}"))
             .to_owned();
-        let text = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix("pvledger_ingest_readings_accepted_total ")?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("no accepted total in /metrics:\n{text}"))
+        sample(
+            &format!("http://{addr}"),
+            "pvledger_ingest_readings_accepted_total",
+        )
+        .await
     }
 
     fn log(&self) -> String {

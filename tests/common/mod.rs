@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod broker;
+pub mod metrics;
 pub mod private_pg;
 pub mod web;
 pub mod webdriver;
