@@ -123,7 +123,11 @@ pub fn parse(bytes: &[u8], expected_gateway: &str, now: DateTime<Utc>) -> Parsed
             raw: storable(bytes),
         }],
     };
-    let value: Value = match serde_json::from_slice(bytes) {
+    // Windows tools (Notepad, PowerShell's Out-File) start UTF-8 text with a byte-order mark;
+    // RFC 8259 §8.1 lets a parser ignore it, and a gateway script saved that way should not
+    // lose every reading it sends.
+    let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let value: Value = match serde_json::from_slice(json) {
         Ok(v) => v,
         Err(e) => return whole(RejectReason::Unparseable, format!("not JSON: {e}")),
     };
@@ -342,6 +346,18 @@ mod tests {
         assert_eq!(inv.reading.fault_code, None);
         assert_eq!(p.readings[1].ts.timestamp_millis(), 1_780_279_200_000);
         assert_eq!(p.readings[2].reading.irradiance_poa_wm2, Some(812.0));
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored() {
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), GOOD.as_bytes()].concat();
+        let p = parse(&with_bom, "GW-001", now());
+        assert!(p.refusals.is_empty(), "{:?}", p.refusals);
+        assert_eq!(p.readings, parse(GOOD.as_bytes(), "GW-001", now()).readings);
+        // Only at the start: a mark anywhere else is still not JSON.
+        let inside = GOOD.replacen(',', ",\u{feff}", 1);
+        let p = parse(inside.as_bytes(), "GW-001", now());
+        assert_eq!(p.refusals[0].reason, RejectReason::Unparseable);
     }
 
     #[test]
