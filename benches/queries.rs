@@ -16,7 +16,8 @@
 //! row), and hourly rollups, which neither endpoint reads but which share the database's
 //! cache with them. Knobs (defaults in brackets): PVLEDGER_BENCH_STATIONS [6000],
 //! PVLEDGER_BENCH_INVERTERS per station [1], PVLEDGER_BENCH_HOURLY_DAYS of hourly rollups
-//! [365], PVLEDGER_BENCH_CLIENTS [50], PVLEDGER_BENCH_SECONDS measured per endpoint [20].
+//! [365], PVLEDGER_BENCH_CLIENTS [50], PVLEDGER_BENCH_SECONDS measured per endpoint [20],
+//! PVLEDGER_BENCH_ONLY [all]: only the endpoints whose name contains it (`energy`, `list`).
 //!
 //! Clients run closed-loop (each sends its next request when the previous answer has been
 //! read in full), in the same process as the service: on a small machine they compete with
@@ -557,7 +558,12 @@ async fn bench(
             })
         }),
     ];
+    // PVLEDGER_BENCH_ONLY=text measures only the rows whose endpoint contains it.
+    let only = std::env::var("PVLEDGER_BENCH_ONLY").unwrap_or_default();
     for (endpoint, url) in list_rows {
+        if !endpoint.contains(&only) {
+            continue;
+        }
         let load = uptime();
         let run = drive(&clients, secs, url).await;
         lines.push(Line {
@@ -568,20 +574,23 @@ async fn bench(
             run,
         });
     }
-    let load = uptime();
-    let run = drive(
-        &clients,
-        secs,
-        Arc::new(move |c, n| energy_url((c * 7919 + n * 104_729) % stations)),
-    )
-    .await;
-    lines.push(Line {
-        backend,
-        endpoint: "a station's year of daily energy",
-        target_p95_ms: Some(20.0),
-        load: format!("{load} → {}", uptime()),
-        run,
-    });
+    let endpoint = "a station's year of daily energy";
+    if endpoint.contains(&only) {
+        let load = uptime();
+        let run = drive(
+            &clients,
+            secs,
+            Arc::new(move |c, n| energy_url((c * 7919 + n * 104_729) % stations)),
+        )
+        .await;
+        lines.push(Line {
+            backend,
+            endpoint,
+            target_p95_ms: Some(20.0),
+            load: format!("{load} → {}", uptime()),
+            run,
+        });
+    }
     stop.cancel();
     server.await.unwrap().unwrap();
     (data, lines)

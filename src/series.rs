@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::ephemeris_grid;
+use crate::solar::position::{Ephemeris, elevation_from};
+
 /// Points a power curve is reduced to, at most (a phone screen shows no more).
 pub const MAX_POINTS: i64 = 720;
 
@@ -97,8 +100,16 @@ pub fn expected_daylight_samples(
     let step = Duration::minutes(STEP_MIN);
     let rate = true_elevation_rate(site.latitude_deg());
     let whole = (end - start).num_milliseconds() / step.num_milliseconds();
-    let elevation =
-        |mid: DateTime<Utc>| crate::solar::position::sun_position(site, mid).elevation_deg;
+    let pressure = site.pressure_pa();
+    let apparent = |eph: &Ephemeris| elevation_from(site, pressure, eph);
+    // Steps from a whole 5 minutes (every whole-hour zone's midnight and hour) have their
+    // midpoints on the grid whose ephemerides every station shares (crate::ephemeris_grid).
+    let first = ephemeris_grid::step_starting(start);
+    let mut grid = ephemeris_grid::Cursor::default();
+    let mut step_elevation = |k: i64| match first {
+        Some(first) => apparent(&grid.at(first + k)),
+        None => apparent(&Ephemeris::at(start + step * k as i32 + step / 2)),
+    };
     // Whole steps with the sun up, then a last partial step on its own.
     let mut up_steps = 0;
     let mut runs = vec![(0, whole - 1)];
@@ -107,7 +118,7 @@ pub fn expected_daylight_samples(
             continue;
         }
         let k = lo + (hi - lo) / 2;
-        let e = elevation(start + step * k as i32 + step / 2);
+        let e = step_elevation(k);
         let settled = minutes_to_horizon(e, rate);
         // Midpoints 5, 10, ... minutes away are settled while within `settled` minutes.
         let reach = if settled >= STEP_MIN as f64 {
@@ -124,7 +135,7 @@ pub fn expected_daylight_samples(
     }
     let mut daylight_s = (up_steps * STEP_MIN * 60) as f64;
     let tail = start + step * whole as i32;
-    if tail < end && elevation(tail + (end - tail) / 2) > 0.0 {
+    if tail < end && apparent(&Ephemeris::at(tail + (end - tail) / 2)) > 0.0 {
         daylight_s += (end - tail).num_seconds() as f64;
     }
     daylight_s / interval_s.max(1) as f64

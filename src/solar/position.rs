@@ -238,26 +238,18 @@ pub fn sun_position_from(site: &Site, eph: &Ephemeris) -> SunPosition {
         decl,
         eot_min,
         distance_au: distance,
-        utc_minutes,
+        ..
     } = *eph;
-    let true_solar_min = (utc_minutes + eot_min + 4.0 * site.longitude_deg).rem_euclid(1440.0);
-    let hour_angle_deg = true_solar_min / 4.0 - 180.0;
-
+    let (hour_angle_deg, true_elevation_deg) = hour_angle_and_true_elevation(site, eph);
     let lat = site.latitude_deg.to_radians();
     let ha = hour_angle_deg.to_radians();
-    let cos_zenith = (lat.sin() * decl.sin() + lat.cos() * decl.cos() * ha.cos()).clamp(-1.0, 1.0);
-    let true_elevation_deg = 90.0 - cos_zenith.acos().to_degrees();
     // atan2 gives the bearing from south, positive westward; +180° makes it a compass bearing.
     let westward = ha.sin();
     let northward = ha.cos() * lat.sin() - decl.tan() * lat.cos();
     let azimuth_deg = (westward.atan2(northward).to_degrees() + 180.0).rem_euclid(360.0);
 
-    let pressure_ratio = site.pressure_pa() / SEA_LEVEL_PRESSURE_PA;
-    let elevation_deg =
-        true_elevation_deg + pressure_ratio * standard_refraction_deg(true_elevation_deg);
-
     SunPosition {
-        elevation_deg,
+        elevation_deg: apparent_elevation(site.pressure_pa(), true_elevation_deg),
         true_elevation_deg,
         azimuth_deg,
         declination_deg: decl.to_degrees(),
@@ -265,6 +257,31 @@ pub fn sun_position_from(site: &Site, eph: &Ephemeris) -> SunPosition {
         equation_of_time_min: eot_min,
         earth_sun_distance_au: distance,
     }
+}
+
+/// The apparent elevation of [`sun_position_from`], degrees, to the bit, without the
+/// azimuth: what counting daylight needs, at a third less work. `pressure_pa` is
+/// [`Site::pressure_pa`], passed in so that a caller with many instants works it out once.
+pub fn elevation_from(site: &Site, pressure_pa: f64, eph: &Ephemeris) -> f64 {
+    apparent_elevation(pressure_pa, hour_angle_and_true_elevation(site, eph).1)
+}
+
+/// Hour angle and geometric elevation, degrees.
+fn hour_angle_and_true_elevation(site: &Site, eph: &Ephemeris) -> (f64, f64) {
+    let true_solar_min =
+        (eph.utc_minutes + eph.eot_min + 4.0 * site.longitude_deg).rem_euclid(1440.0);
+    let hour_angle_deg = true_solar_min / 4.0 - 180.0;
+    let lat = site.latitude_deg.to_radians();
+    let ha = hour_angle_deg.to_radians();
+    let decl = eph.decl;
+    let cos_zenith = (lat.sin() * decl.sin() + lat.cos() * decl.cos() * ha.cos()).clamp(-1.0, 1.0);
+    (hour_angle_deg, 90.0 - cos_zenith.acos().to_degrees())
+}
+
+/// Geometric elevation plus refraction at the site's pressure, degrees.
+fn apparent_elevation(pressure_pa: f64, true_elevation_deg: f64) -> f64 {
+    let pressure_ratio = pressure_pa / SEA_LEVEL_PRESSURE_PA;
+    true_elevation_deg + pressure_ratio * standard_refraction_deg(true_elevation_deg)
 }
 
 /// Whether the sun's apparent elevation at `site` is above `min_elevation_deg` at `instant`.

@@ -103,29 +103,7 @@ pub async fn page_stations(
     Ok((total, stations))
 }
 
-/// Station codes per IN list: far below both engines' bound-parameter limits.
-const CODE_CHUNK: usize = 1_000;
-
-/// The devices of some stations, ordered by station then code: an index lookup per station
-/// (`devices_station`), not the whole table.
-pub async fn devices_of_stations(
-    pool: &sqlx::Pool<Db>,
-    station_codes: &[&str],
-) -> Result<Vec<Device>, sqlx::Error> {
-    let mut out = Vec::new();
-    for chunk in station_codes.chunks(CODE_CHUNK) {
-        let mut q: sqlx::QueryBuilder<Db> = sqlx::QueryBuilder::new(format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE station_code IN ("
-        ));
-        let mut list = q.separated(", ");
-        for code in chunk {
-            list.push_bind(*code);
-        }
-        q.push(") ORDER BY station_code, code");
-        out.extend(q.build_query_as::<Device>().fetch_all(pool).await?);
-    }
-    Ok(out)
-}
+// `devices_of_stations` is written per backend in store/mod.rs (an array on PostgreSQL).
 
 /// One area by code.
 pub async fn get_area<'c, E: sqlx::Executor<'c, Database = Db>>(

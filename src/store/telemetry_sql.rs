@@ -394,58 +394,8 @@ pub async fn latest_since<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, since
     .await
 }
 
-/// Device ids per set-wise read of the health view.
-const DEVICE_CHUNK: usize = 1_000;
-
-/// The newest reading since `since` of each of `device_ids` that has one. One descending
-/// primary-key lookup per device (`ORDER BY ts DESC LIMIT 1`, then the row by its key), so
-/// the cost follows the devices asked for, not the readings stored (unlike [`latest_since`]).
-pub async fn latest_of_many(
-    pool: &sqlx::Pool<Db>,
-    device_ids: &[i64],
-    since: Ts,
-) -> Result<Vec<ReadingRow>, sqlx::Error> {
-    let columns = READING_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
-    let mut out = Vec::with_capacity(device_ids.len());
-    for chunk in device_ids.chunks(DEVICE_CHUNK) {
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
-            "SELECT {columns} FROM (SELECT w.column1 AS d, (SELECT x.ts FROM readings x \
-             WHERE x.device_id = w.column1 AND x.ts >= "
-        ));
-        q.push_bind(since);
-        q.push(" ORDER BY x.ts DESC LIMIT 1) AS m FROM (");
-        q.push_values(chunk, |mut b, id| {
-            b.push_bind(*id);
-        });
-        q.push(") AS w) AS l JOIN readings r ON r.device_id = l.d AND r.ts = l.m");
-        out.extend(q.build_query_as::<ReadingRow>().fetch_all(pool).await?);
-    }
-    Ok(out)
-}
-
-/// The energy of each of `device_ids` that has a daily row for `day`, kWh: a primary-key
-/// lookup per device. (PostgreSQL would rather scan the whole day through `energy_daily_day`
-/// for an IN list, which reads a page per device of the county when the rows of one day are
-/// spread out.)
-pub async fn energy_of_on(pool: &sqlx::Pool<Db>, device_ids: &[i64], day: NaiveDate) -> Result<Vec<(i64, f64)>, sqlx::Error> {
-    let mut out = Vec::with_capacity(device_ids.len());
-    for chunk in device_ids.chunks(DEVICE_CHUNK) {
-        // The scalar subquery forces the per-device lookup; filtering its NULLs in SQL
-        // would make PostgreSQL run it twice.
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(
-            "SELECT w.column1, (SELECT x.energy_kwh FROM energy_daily x WHERE x.device_id = w.column1 AND x.day = ",
-        );
-        q.push_bind(day);
-        q.push(") FROM (");
-        q.push_values(chunk, |mut b, id| {
-            b.push_bind(*id);
-        });
-        q.push(") AS w");
-        let rows = q.build_query_as::<(i64, Option<f64>)>().fetch_all(pool).await?;
-        out.extend(rows.into_iter().filter_map(|(id, kwh)| Some((id, kwh?))));
-    }
-    Ok(out)
-}
+// `latest_of_many` and `energy_of_on`, the health view's per-device lookups, are written
+// per backend in store/mod.rs: PostgreSQL takes them as arrays and LATERAL joins.
 
 /// The newest reading of one device.
 pub async fn latest_of<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, device_id: i64) -> Result<Option<ReadingRow>, sqlx::Error> {
