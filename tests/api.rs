@@ -299,6 +299,55 @@ async fn an_unknown_path_gets_a_json_404(db: TestDb) {
     assert_eq!(body["error"]["code"], "not_found");
 }
 
+/// Runs SQL on the test database directly, as another process or an operator would.
+async fn sql(db: &TestDb, statement: &str) {
+    match &db.store {
+        pvledger::store::Store::Sqlite(p) => sqlx::raw_sql(statement).execute(p).await.map(|_| ()),
+        pvledger::store::Store::Postgres(p) => {
+            sqlx::raw_sql(statement).execute(p).await.map(|_| ())
+        }
+    }
+    .unwrap();
+}
+
+/// The API keeps the ledger in memory (ledger::cache); a change made behind its back, in
+/// the database, shows on the very next request, with no wait and no restart.
+async fn a_ledger_change_made_elsewhere_shows_on_the_next_request(db: TestDb) {
+    let app = loaded(&db).await;
+    let (_, township) = app.get("/api/v1/stations?area=149901103").await;
+    assert_eq!(township["total"], 3, "{township}");
+    let (status, _) = app.get("/api/v1/stations/PV-NEW-01/energy").await;
+    assert_eq!(status, 404);
+
+    sql(
+        &db,
+        "UPDATE stations SET name = '改名站', area_code = '149901103' \
+         WHERE code = 'PV149901101201-01'",
+    )
+    .await;
+    let (_, township) = app.get("/api/v1/stations?area=149901103").await;
+    assert_eq!(township["total"], 4, "{township}");
+    let moved = township["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "PV149901101201-01")
+        .expect("the moved station is listed under its new township");
+    assert_eq!(moved["name"], "改名站");
+
+    sql(
+        &db,
+        "INSERT INTO stations (code, name, kind, area_code, dc_capacity_kwp) \
+         VALUES ('PV-NEW-01', '新站', 'village', '149901103', '50')",
+    )
+    .await;
+    let (_, all) = app.get("/api/v1/stations").await;
+    assert_eq!(all["total"], 12, "{all}");
+    let (status, body) = app.get("/api/v1/stations/PV-NEW-01/energy").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["points"], json!([]));
+}
+
 both_backends!(
     health_and_readiness_answer,
     villages_are_listed_and_filtered_by_area,
@@ -309,4 +358,5 @@ both_backends!(
     a_station_shows_its_tariff_shares_in_force_and_devices,
     a_device_is_served_without_secrets,
     an_unknown_path_gets_a_json_404,
+    a_ledger_change_made_elsewhere_shows_on_the_next_request,
 );

@@ -14,6 +14,7 @@ use crate::health::{self, Health};
 use crate::ledger::model::{
     Area, AreaLevel, Device, DeviceKind, Share, Station, StationKind, Tariff, in_force,
 };
+use crate::ledger::snapshot::Snapshot;
 use crate::store::telemetry::ReadingRow;
 use crate::store::{Ts, dispatch};
 
@@ -170,20 +171,18 @@ pub async fn stations(
         })?),
     };
     let page = Page::parse(q.limit.as_deref(), q.offset.as_deref())?;
+    let ledger = state.ledger.get(&state.store).await?;
     if let Some(root) = &q.area
-        && dispatch!(&state.store, ledger::get_area(root))?.is_none()
+        && ledger.area(root).is_none()
     {
         return Err(ApiError::not_found("area", root));
     }
-    let (total, stations) = dispatch!(
-        &state.store,
-        ledger::page_stations(q.area.as_deref(), kind, page.limit, page.offset)
-    )?;
+    let (total, stations) = ledger.page(q.area.as_deref(), kind, page.limit, page.offset);
     Ok(Json(Stations {
         total,
         offset: page.offset,
         limit: page.limit,
-        stations: with_health(&state, stations).await?,
+        stations: with_health(&state, &ledger, stations).await?,
     }))
 }
 
@@ -193,48 +192,41 @@ pub async fn stations(
 const LOOKUP_AT_MOST: usize = MAX_PAGE as usize;
 
 /// Adds health fields to `stations`: their devices' newest readings of the last two days,
-/// today's energy, and the sun's position at each station. Up to [`LOOKUP_AT_MOST`]
-/// stations (any page), it reads only what concerns them: their devices, each device's
-/// newest reading (one index lookup per device) and today's daily rows of those devices.
-/// More than that (the whole county, the overview page), whole-table reads are cheaper.
+/// today's energy, and the sun's position at each station. The devices come from `ledger`.
+/// Up to [`LOOKUP_AT_MOST`] stations (any page), it reads only what concerns them: each
+/// device's newest reading (one index lookup per device) and today's daily rows of those
+/// devices. More than that (the whole county, the overview page), whole-table reads are
+/// cheaper.
 pub(crate) async fn with_health(
     state: &AppState,
+    ledger: &Snapshot,
     stations: Vec<Station>,
 ) -> Result<Vec<StationWithHealth>, ApiError> {
     let now = chrono::Utc::now();
     let since = Ts(now - chrono::Duration::days(2));
-    let (devices, latest, today) = if stations.len() <= LOOKUP_AT_MOST {
-        let codes: Vec<&str> = stations.iter().map(|s| s.code.as_str()).collect();
-        let devices = dispatch!(&state.store, ledger::devices_of_stations(&codes))?;
+    let devices: Vec<&Device> = stations
+        .iter()
+        .flat_map(|s| ledger.devices_of(&s.code))
+        .collect();
+    let (latest, today) = if stations.len() <= LOOKUP_AT_MOST {
         let ids: Vec<i64> = devices.iter().map(|d| d.id).collect();
         let latest = dispatch!(&state.store, telemetry::latest_of_many(&ids, since))?;
         let today = dispatch!(&state.store, telemetry::energy_of_on(&ids, state.today()))?;
-        (devices, latest, today)
+        (latest, today)
     } else {
-        let devices = dispatch!(&state.store, ledger::list_devices())?;
         let latest = dispatch!(&state.store, telemetry::latest_since(since))?;
         let today = dispatch!(&state.store, telemetry::daily_on(state.today()))?
             .into_iter()
             .map(|d| (d.device_id, d.energy_kwh))
             .collect();
-        (devices, latest, today)
+        (latest, today)
     };
     let latest: HashMap<i64, &ReadingRow> = latest.iter().map(|r| (r.device_id, r)).collect();
     let today: HashMap<i64, f64> = today.into_iter().collect();
-    let mut by_station: HashMap<&str, Vec<&Device>> = HashMap::new();
-    for d in &devices {
-        by_station
-            .entry(d.station_code.as_str())
-            .or_default()
-            .push(d);
-    }
     let healths: Vec<Health> = stations
         .iter()
         .map(|station| {
-            let own = by_station
-                .get(station.code.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
+            let own = ledger.devices_of(&station.code);
             let readings: Vec<(DeviceKind, Option<&ReadingRow>)> = own
                 .iter()
                 .map(|d| (d.kind, latest.get(&d.id).copied()))

@@ -41,6 +41,8 @@ pub struct AppState {
     pub login_limiter: Arc<crate::auth::limiter::LoginLimiter>,
     /// Modbus endpoints (host:port) this process holds a lease on and polls (for /metrics).
     pub modbus_units_held: Arc<std::sync::atomic::AtomicUsize>,
+    /// Areas, stations and devices in memory, kept current (the station list, series).
+    pub ledger: Arc<crate::ledger::cache::LedgerCache>,
 }
 
 impl AppState {

@@ -72,11 +72,12 @@ async fn station_and_devices(
     state: &AppState,
     code: &str,
 ) -> Result<(Station, Vec<Device>), ApiError> {
-    let station = dispatch!(&state.store, ledger::get_station(code))?
+    let ledger = state.ledger.get(&state.store).await?;
+    let station = ledger
+        .station(code)
+        .cloned()
         .ok_or_else(|| ApiError::not_found("station", code))?;
-    // Only the devices: `station_details` would also read tariffs and shares.
-    let devices = dispatch!(&state.store, ledger::devices_of_stations(&[code]))?;
-    Ok((station, devices))
+    Ok((station, ledger.devices_of(code).to_vec()))
 }
 
 #[derive(Serialize)]

@@ -5,6 +5,7 @@
 //! (references and share sums against the stored ledger) -> `plan` (what really changes)
 //! -> `import` (one transaction, audited). All but the last are pure.
 
+pub mod cache;
 pub mod check;
 pub mod columns;
 pub mod encoding;
@@ -14,6 +15,7 @@ pub mod import;
 pub mod model;
 pub mod parse;
 pub mod plan;
+pub mod snapshot;
 
 pub use export::export_dir;
 pub use fields::LineError;

@@ -221,9 +221,13 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> PageResult {
     ctx.require(Permission::ViewTelemetry)?;
     ctx.require(Permission::ViewLedger)?;
     let fail = |e: ApiError| e.into_response();
-    let stations =
-        dispatch!(&state.store, ledger::list_stations(None)).map_err(|e| fail(e.into()))?;
-    let stations = with_health(&state, stations).await.map_err(fail)?;
+    let ledger = state
+        .ledger
+        .get(&state.store)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let (_, stations) = ledger.page(None, None, None, 0);
+    let stations = with_health(&state, &ledger, stations).await.map_err(fail)?;
     let sums = energy_sums(&state).await.map_err(fail)?;
     let total = |i: usize| sums.values().map(|s| s[i]).sum::<f64>();
     let power_kw: f64 = stations

@@ -45,7 +45,12 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
         dispatch!(&state.store, ledger::station_details(&code)).map_err(|e| fail(e.into()))?;
     let today = state.today();
     let shares = in_force(&share_history, today, |s| s.valid_from);
-    let health = with_health(&state, vec![station.clone()])
+    let ledger = state
+        .ledger
+        .get(&state.store)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let health = with_health(&state, &ledger, vec![station.clone()])
         .await
         .map_err(fail)?
         .remove(0)

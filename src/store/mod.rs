@@ -553,7 +553,11 @@ pub mod lite {
             device_ids: &[i64],
             since: Ts,
         ) -> Result<Vec<ReadingRow>, sqlx::Error> {
-            let columns = READING_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+            let columns = READING_COLUMNS
+                .split(", ")
+                .map(|c| format!("r.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let mut out = Vec::with_capacity(device_ids.len());
             for chunk in device_ids.chunks(DEVICE_CHUNK) {
                 let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
@@ -575,7 +579,11 @@ pub mod lite {
         /// lookup per device. (PostgreSQL would rather scan the whole day through `energy_daily_day`
         /// for an IN list, which reads a page per device of the county when the rows of one day are
         /// spread out.)
-        pub async fn energy_of_on(pool: &sqlx::Pool<Db>, device_ids: &[i64], day: NaiveDate) -> Result<Vec<(i64, f64)>, sqlx::Error> {
+        pub async fn energy_of_on(
+            pool: &sqlx::Pool<Db>,
+            device_ids: &[i64],
+            day: NaiveDate,
+        ) -> Result<Vec<(i64, f64)>, sqlx::Error> {
             let mut out = Vec::with_capacity(device_ids.len());
             for chunk in device_ids.chunks(DEVICE_CHUNK) {
                 // The scalar subquery forces the per-device lookup; filtering its NULLs in SQL
@@ -589,7 +597,10 @@ pub mod lite {
                     b.push_bind(*id);
                 });
                 q.push(") AS w");
-                let rows = q.build_query_as::<(i64, Option<f64>)>().fetch_all(pool).await?;
+                let rows = q
+                    .build_query_as::<(i64, Option<f64>)>()
+                    .fetch_all(pool)
+                    .await?;
                 out.extend(rows.into_iter().filter_map(|(id, kwh)| Some((id, kwh?))));
             }
             Ok(out)
