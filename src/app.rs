@@ -118,6 +118,11 @@ impl Application {
         self.receiver.as_ref().map(|(config, _)| config)
     }
 
+    /// Ingest's counters, as GET /metrics shows them (readings in committed batches, ...).
+    pub fn ingest_stats(&self) -> Arc<crate::ingest::Stats> {
+        self.state.ingest.stats.clone()
+    }
+
     /// The MQTT receiver's connection state.
     pub fn mqtt_state(&self) -> Arc<crate::ingest::mqtt::MqttState> {
         self.state.mqtt.clone()
