@@ -193,9 +193,9 @@ const LOOKUP_AT_MOST: usize = MAX_PAGE as usize;
 
 /// Adds health fields to `stations`: their devices' newest readings of the last two days,
 /// today's energy, and the sun's position at each station. The devices come from `ledger`.
-/// Up to [`LOOKUP_AT_MOST`] stations (any page), it reads only what concerns them: each
-/// device's newest reading (one index lookup per device) and today's daily rows of those
-/// devices. More than that (the whole county, the overview page), whole-table reads are
+/// Up to [`LOOKUP_AT_MOST`] stations (any page), it reads only what concerns them, in one
+/// statement: each device's newest reading and today's daily row (index lookups per
+/// device). More than that (the whole county, the overview page), whole-table reads are
 /// cheaper.
 pub(crate) async fn with_health(
     state: &AppState,
@@ -210,8 +210,15 @@ pub(crate) async fn with_health(
         .collect();
     let (latest, today) = if stations.len() <= LOOKUP_AT_MOST {
         let ids: Vec<i64> = devices.iter().map(|d| d.id).collect();
-        let latest = dispatch!(&state.store, telemetry::latest_of_many(&ids, since))?;
-        let today = dispatch!(&state.store, telemetry::energy_of_on(&ids, state.today()))?;
+        let now = dispatch!(
+            &state.store,
+            telemetry::devices_now(&ids, since, state.today())
+        )?;
+        let latest = now.iter().filter_map(|d| d.reading()).collect();
+        let today: Vec<(i64, f64)> = now
+            .iter()
+            .filter_map(|d| Some((d.device_id, d.today_kwh?)))
+            .collect();
         (latest, today)
     } else {
         let latest = dispatch!(&state.store, telemetry::latest_since(since))?;

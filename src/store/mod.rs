@@ -206,46 +206,42 @@ pub mod pg {
         use super::Db;
         include!("telemetry_sql.rs");
 
-        /// The newest reading since `since` of each of `device_ids` that has one: one
-        /// descending primary-key lookup per device, so the cost follows the devices asked
-        /// for, not the readings stored (unlike [`latest_since`]). The ids go as one array:
-        /// one statement whatever their number, planned once. (As a VALUES list joined back
-        /// to readings, a page of 100 devices was planned anew on every call, about 1 ms,
-        /// and PostgreSQL hashed the whole readings table where it was small: 3.3 ms.)
-        pub async fn latest_of_many(
+        /// Each of `device_ids` with its newest reading since `since` and its energy on
+        /// `day` (both may be missing): one descending primary-key lookup per device for
+        /// each, so the cost follows the devices asked for, not the rows stored (unlike
+        /// [`latest_since`]). The ids go as one array: one statement whatever their number,
+        /// planned once, and the LATERAL joins force the lookups. (As VALUES lists, a page
+        /// of 100 devices was planned anew on every call, about 1 ms, PostgreSQL hashed the
+        /// whole readings table where it was small, 3.3 ms, and scanned a whole day of
+        /// `energy_daily` rather than look each device up.)
+        pub async fn devices_now(
             pool: &sqlx::Pool<Db>,
             device_ids: &[i64],
             since: Ts,
-        ) -> Result<Vec<ReadingRow>, sqlx::Error> {
-            sqlx::query_as(&format!(
-                "SELECT r.* FROM UNNEST($1::int8[]) AS w(d) CROSS JOIN LATERAL \
-                 (SELECT {READING_COLUMNS} FROM readings x \
-                  WHERE x.device_id = w.d AND x.ts >= $2 ORDER BY x.ts DESC LIMIT 1) AS r"
-            ))
-            .bind(device_ids)
-            .bind(since)
-            .fetch_all(pool)
-            .await
-        }
-
-        /// The energy of each of `device_ids` that has a daily row for `day`, kWh: a
-        /// primary-key lookup per device, forced by the LATERAL join. (For a list of ids
-        /// PostgreSQL would rather scan the whole day through `energy_daily_day`, a page
-        /// per device of the county when the rows of one day are spread out.)
-        pub async fn energy_of_on(
-            pool: &sqlx::Pool<Db>,
-            device_ids: &[i64],
             day: NaiveDate,
-        ) -> Result<Vec<(i64, f64)>, sqlx::Error> {
-            sqlx::query_as(
-                "SELECT e.device_id, e.energy_kwh FROM UNNEST($1::int8[]) AS w(d) CROSS JOIN LATERAL \
-                 (SELECT x.device_id, x.energy_kwh FROM energy_daily x \
-                  WHERE x.device_id = w.d AND x.day = $2) AS e",
-            )
-            .bind(device_ids)
-            .bind(day)
-            .fetch_all(pool)
-            .await
+        ) -> Result<Vec<DeviceNowRow>, sqlx::Error> {
+            static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+                let columns = READING_COLUMNS
+                    .split(", ")
+                    .filter(|c| *c != "device_id")
+                    .map(|c| format!("r.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "SELECT w.d AS device_id, {columns}, e.energy_kwh AS today_kwh \
+                     FROM UNNEST($1::int8[]) AS w(d) \
+                     LEFT JOIN LATERAL (SELECT * FROM readings x \
+                         WHERE x.device_id = w.d AND x.ts >= $2 ORDER BY x.ts DESC LIMIT 1) AS r ON true \
+                     LEFT JOIN LATERAL (SELECT x.energy_kwh FROM energy_daily x \
+                         WHERE x.device_id = w.d AND x.day = $3) AS e ON true"
+                )
+            });
+            sqlx::query_as(&SQL)
+                .bind(device_ids)
+                .bind(since)
+                .bind(day)
+                .fetch_all(pool)
+                .await
         }
 
         // The set-wise relations of telemetry_sql.rs as arrays: one bind per column whatever
@@ -545,63 +541,41 @@ pub mod lite {
         /// Device ids per set-wise read of the health view.
         const DEVICE_CHUNK: usize = 1_000;
 
-        /// The newest reading since `since` of each of `device_ids` that has one. One descending
-        /// primary-key lookup per device (`ORDER BY ts DESC LIMIT 1`, then the row by its key), so
-        /// the cost follows the devices asked for, not the readings stored (unlike [`latest_since`]).
-        pub async fn latest_of_many(
+        /// Each of `device_ids` with its newest reading since `since` and its energy on
+        /// `day` (both may be missing): a descending primary-key lookup per device for
+        /// each, so the cost follows the devices asked for, not the rows stored (unlike
+        /// [`latest_since`]).
+        pub async fn devices_now(
             pool: &sqlx::Pool<Db>,
             device_ids: &[i64],
             since: Ts,
-        ) -> Result<Vec<ReadingRow>, sqlx::Error> {
+            day: NaiveDate,
+        ) -> Result<Vec<DeviceNowRow>, sqlx::Error> {
             let columns = READING_COLUMNS
                 .split(", ")
+                .filter(|c| *c != "device_id")
                 .map(|c| format!("r.{c}"))
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut out = Vec::with_capacity(device_ids.len());
             for chunk in device_ids.chunks(DEVICE_CHUNK) {
                 let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
-                    "SELECT {columns} FROM (SELECT w.column1 AS d, (SELECT x.ts FROM readings x \
-                     WHERE x.device_id = w.column1 AND x.ts >= "
+                    "SELECT w.column1 AS device_id, {columns}, e.energy_kwh AS today_kwh FROM ("
                 ));
-                q.push_bind(since);
-                q.push(" ORDER BY x.ts DESC LIMIT 1) AS m FROM (");
                 q.push_values(chunk, |mut b, id| {
                     b.push_bind(*id);
                 });
-                q.push(") AS w) AS l JOIN readings r ON r.device_id = l.d AND r.ts = l.m");
-                out.extend(q.build_query_as::<ReadingRow>().fetch_all(pool).await?);
-            }
-            Ok(out)
-        }
-
-        /// The energy of each of `device_ids` that has a daily row for `day`, kWh: a primary-key
-        /// lookup per device. (PostgreSQL would rather scan the whole day through `energy_daily_day`
-        /// for an IN list, which reads a page per device of the county when the rows of one day are
-        /// spread out.)
-        pub async fn energy_of_on(
-            pool: &sqlx::Pool<Db>,
-            device_ids: &[i64],
-            day: NaiveDate,
-        ) -> Result<Vec<(i64, f64)>, sqlx::Error> {
-            let mut out = Vec::with_capacity(device_ids.len());
-            for chunk in device_ids.chunks(DEVICE_CHUNK) {
-                // The scalar subquery forces the per-device lookup; filtering its NULLs in SQL
-                // would make PostgreSQL run it twice.
-                let mut q: QueryBuilder<Db> = QueryBuilder::new(
-                    "SELECT w.column1, (SELECT x.energy_kwh FROM energy_daily x WHERE x.device_id = w.column1 AND x.day = ",
+                q.push(
+                    ") AS w LEFT JOIN readings r ON r.device_id = w.column1 AND r.ts = \
+                     (SELECT x.ts FROM readings x WHERE x.device_id = w.column1 AND x.ts >= ",
+                );
+                q.push_bind(since);
+                q.push(
+                    " ORDER BY x.ts DESC LIMIT 1) \
+                     LEFT JOIN energy_daily e ON e.device_id = w.column1 AND e.day = ",
                 );
                 q.push_bind(day);
-                q.push(") FROM (");
-                q.push_values(chunk, |mut b, id| {
-                    b.push_bind(*id);
-                });
-                q.push(") AS w");
-                let rows = q
-                    .build_query_as::<(i64, Option<f64>)>()
-                    .fetch_all(pool)
-                    .await?;
-                out.extend(rows.into_iter().filter_map(|(id, kwh)| Some((id, kwh?))));
+                out.extend(q.build_query_as::<DeviceNowRow>().fetch_all(pool).await?);
             }
             Ok(out)
         }

@@ -6,7 +6,7 @@ use sqlx::QueryBuilder;
 
 use crate::store::Ts;
 use crate::store::telemetry::{
-    DailyRow, DailyWrite, DeviceDays, DeviceSampleRow, DeviceSpan, HourCells, HourlyRow, Mark, ReadingRow, RejectionRow,
+    DailyRow, DailyWrite, DeviceNowRow, DeviceDays, DeviceSampleRow, DeviceSpan, HourCells, HourlyRow, Mark, ReadingRow, RejectionRow,
     SampleRow, StoredRejection,
 };
 
@@ -394,8 +394,8 @@ pub async fn latest_since<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, since
     .await
 }
 
-// `latest_of_many` and `energy_of_on`, the health view's per-device lookups, are written
-// per backend in store/mod.rs: PostgreSQL takes them as arrays and LATERAL joins.
+// `devices_now`, the health view's per-device lookups, is written per backend in
+// store/mod.rs: PostgreSQL takes the devices as an array and LATERAL joins.
 
 /// The newest reading of one device.
 pub async fn latest_of<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, device_id: i64) -> Result<Option<ReadingRow>, sqlx::Error> {
