@@ -214,7 +214,7 @@ pub(crate) async fn with_health(
             &state.store,
             telemetry::devices_now(&ids, since, state.today())
         )?;
-        let latest = now.iter().filter_map(|d| d.reading()).collect();
+        let latest = now.iter().filter_map(|d| d.reading.clone()).collect();
         let today: Vec<(i64, f64)> = now
             .iter()
             .filter_map(|d| Some((d.device_id, d.today_kwh?)))

@@ -221,12 +221,7 @@ pub mod pg {
             day: NaiveDate,
         ) -> Result<Vec<DeviceNowRow>, sqlx::Error> {
             static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-                let columns = READING_COLUMNS
-                    .split(", ")
-                    .filter(|c| *c != "device_id")
-                    .map(|c| format!("r.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let columns = now_reading_columns();
                 format!(
                     "SELECT w.d AS device_id, {columns}, e.energy_kwh AS today_kwh \
                      FROM UNNEST($1::int8[]) AS w(d) \
@@ -551,12 +546,7 @@ pub mod lite {
             since: Ts,
             day: NaiveDate,
         ) -> Result<Vec<DeviceNowRow>, sqlx::Error> {
-            let columns = READING_COLUMNS
-                .split(", ")
-                .filter(|c| *c != "device_id")
-                .map(|c| format!("r.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let columns = now_reading_columns();
             let mut out = Vec::with_capacity(device_ids.len());
             for chunk in device_ids.chunks(DEVICE_CHUNK) {
                 let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(

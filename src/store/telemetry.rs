@@ -30,48 +30,29 @@ pub struct ReadingRow {
 
 /// A device as station health needs it now: its newest reading since some instant, if
 /// any, and its energy today, if rolled up. One row per device asked for, so that a page
-/// of the station list is one statement (`telemetry::devices_now`), not two.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// of the station list is one statement (`telemetry::devices_now`), not two. The row has
+/// the reading's columns, NULL where there is none.
+#[derive(Debug, Clone)]
 pub struct DeviceNowRow {
     pub device_id: i64,
-    pub ts: Option<Ts>,
-    pub received_at: Option<Ts>,
-    pub ac_power_w: Option<f64>,
-    pub dc_power_w: Option<f64>,
-    pub energy_total_kwh: Option<f64>,
-    pub export_energy_kwh: Option<f64>,
-    pub grid_voltage_v: Option<f64>,
-    pub frequency_hz: Option<f64>,
-    pub temperature_c: Option<f64>,
-    pub irradiance_poa_wm2: Option<f64>,
-    pub module_temp_c: Option<f64>,
-    pub ambient_temp_c: Option<f64>,
-    pub status: Option<String>,
-    pub fault_code: Option<String>,
-    pub quality: Option<i16>,
+    pub reading: Option<ReadingRow>,
     pub today_kwh: Option<f64>,
 }
 
-impl DeviceNowRow {
-    /// The newest reading, when there is one.
-    pub fn reading(&self) -> Option<ReadingRow> {
-        Some(ReadingRow {
-            device_id: self.device_id,
-            ts: self.ts?,
-            received_at: self.received_at?,
-            ac_power_w: self.ac_power_w,
-            dc_power_w: self.dc_power_w,
-            energy_total_kwh: self.energy_total_kwh,
-            export_energy_kwh: self.export_energy_kwh,
-            grid_voltage_v: self.grid_voltage_v,
-            frequency_hz: self.frequency_hz,
-            temperature_c: self.temperature_c,
-            irradiance_poa_wm2: self.irradiance_poa_wm2,
-            module_temp_c: self.module_temp_c,
-            ambient_temp_c: self.ambient_temp_c,
-            status: self.status.clone(),
-            fault_code: self.fault_code.clone(),
-            quality: self.quality?,
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for DeviceNowRow
+where
+    ReadingRow: sqlx::FromRow<'r, R>,
+    &'r str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<Ts>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let ts: Option<Ts> = row.try_get("ts")?;
+        Ok(DeviceNowRow {
+            device_id: row.try_get("device_id")?,
+            reading: ts.map(|_| ReadingRow::from_row(row)).transpose()?,
+            today_kwh: row.try_get("today_kwh")?,
         })
     }
 }
