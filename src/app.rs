@@ -74,6 +74,7 @@ impl Application {
             login_limiter: Arc::new(crate::auth::limiter::LoginLimiter::new(config_limit)),
             modbus_units_held: Arc::default(),
             ledger: Arc::default(),
+            tokens: Arc::default(),
         };
         let (receiver, broker) = receiver_config(&state)?;
         let polled = if state.config.modbus.enabled {

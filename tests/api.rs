@@ -348,6 +348,52 @@ async fn a_ledger_change_made_elsewhere_shows_on_the_next_request(db: TestDb) {
     assert_eq!(body["points"], json!([]));
 }
 
+/// Token callers are kept in memory (auth::token_cache); a token revoked, a user disabled
+/// or a role changed in the database is honoured from the very next request.
+async fn a_token_revoked_or_a_user_changed_elsewhere_counts_at_once(db: TestDb) {
+    let app = loaded(&db).await;
+    let status = |client: reqwest::Client, path: &'static str| {
+        let url = format!("{}{path}", app.base);
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    let token = common::role_token(&db.store, "admin", None).await;
+    let client = common::client_with_token(&token);
+    for _ in 0..2 {
+        assert_eq!(status(client.clone(), "/api/v1/stations").await, 200);
+    }
+    let hash = pvledger::auth::accounts::token_hash(&token);
+    sql(
+        &db,
+        &format!("UPDATE api_tokens SET revoked = TRUE WHERE token_hash = '{hash}'"),
+    )
+    .await;
+    assert_eq!(status(client, "/api/v1/stations").await, 401, "revoked");
+
+    let token = common::role_token(&db.store, "admin", None).await;
+    let client = common::client_with_token(&token);
+    assert_eq!(status(client.clone(), "/api/v1/stations").await, 200);
+    let hash = pvledger::auth::accounts::token_hash(&token);
+    let user = format!("(SELECT user_id FROM api_tokens WHERE token_hash = '{hash}')");
+    sql(
+        &db,
+        &format!(
+            "UPDATE users SET role = 'village', village_code = '149901101201' WHERE id = {user}"
+        ),
+    )
+    .await;
+    assert_eq!(
+        status(client.clone(), "/api/v1/stations").await,
+        403,
+        "now a village user"
+    );
+    sql(
+        &db,
+        &format!("UPDATE users SET disabled = TRUE WHERE id = {user}"),
+    )
+    .await;
+    assert_eq!(status(client, "/api/v1/stations").await, 401, "disabled");
+}
+
 both_backends!(
     health_and_readiness_answer,
     villages_are_listed_and_filtered_by_area,
@@ -359,4 +405,5 @@ both_backends!(
     a_device_is_served_without_secrets,
     an_unknown_path_gets_a_json_404,
     a_ledger_change_made_elsewhere_shows_on_the_next_request,
+    a_token_revoked_or_a_user_changed_elsewhere_counts_at_once,
 );

@@ -215,7 +215,15 @@ pub async fn create_token(store: &Store, user: &str, actor: &str) -> Result<Stri
 
 /// The caller a bearer token stands for, if the token is live and its user enabled.
 pub async fn caller_by_token(store: &Store, token: &str) -> Result<Option<Caller>, sqlx::Error> {
-    dispatch!(store, accounts::user_by_token(&token_hash(token)))?
+    caller_by_token_hash(store, &token_hash(token)).await
+}
+
+/// [`caller_by_token`] from the token's [`token_hash`].
+pub async fn caller_by_token_hash(
+    store: &Store,
+    hash: &str,
+) -> Result<Option<Caller>, sqlx::Error> {
+    dispatch!(store, accounts::user_by_token(hash))?
         .map(Caller::try_from)
         .transpose()
 }

@@ -7,6 +7,7 @@ pub mod limiter;
 pub mod roles;
 mod secret;
 pub mod sessions;
+pub mod token_cache;
 
 pub use roles::{Permission, Role};
 pub use secret::{hash_secret, is_valid_hash, verify_secret};

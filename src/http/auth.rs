@@ -11,8 +11,9 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::Permission;
-use crate::auth::accounts::{Caller, caller_by_token};
+use crate::auth::accounts::Caller;
 use crate::auth::sessions::Session;
+use crate::store::{Versions, dispatch};
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -23,9 +24,12 @@ impl FromRequestParts<AppState> for Caller {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .map(|t| t.trim().to_owned());
         if let Some(token) = bearer {
-            return caller_by_token(&state.store, token)
+            let versions = Versions::from_request_parts(parts, state).await?;
+            return state
+                .tokens
+                .caller(&state.store, &token, versions.accounts)
                 .await?
                 .ok_or_else(|| unauthorized("令牌无效或已撤销 (the token is unknown or revoked)"));
         }
@@ -41,6 +45,21 @@ impl FromRequestParts<AppState> for Caller {
                 "需要登录或 API 令牌 (log in, or send Authorization: Bearer <token>)",
             )),
         }
+    }
+}
+
+/// The versions of what the process keeps in memory (ledger, accounts), read once per
+/// request: by the caller's token lookup, or by the first handler that needs them.
+impl FromRequestParts<AppState> for Versions {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(v) = parts.extensions.get::<Versions>() {
+            return Ok(*v);
+        }
+        let v = dispatch!(&state.store, versions::read())?;
+        parts.extensions.insert(v);
+        Ok(v)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::ledger::model::{
 };
 use crate::ledger::snapshot::Snapshot;
 use crate::store::telemetry::ReadingRow;
-use crate::store::{Ts, dispatch};
+use crate::store::{Ts, Versions, dispatch};
 
 /// `?area=CODE`: only what lies in that county, township or village.
 #[derive(Debug, Deserialize)]
@@ -156,6 +156,7 @@ impl Page {
 #[tracing::instrument(skip(state))]
 pub async fn stations(
     caller: Caller,
+    versions: Versions,
     State(state): State<AppState>,
     Query(q): Query<StationQuery>,
 ) -> Result<Json<Stations>, ApiError> {
@@ -171,7 +172,7 @@ pub async fn stations(
         })?),
     };
     let page = Page::parse(q.limit.as_deref(), q.offset.as_deref())?;
-    let ledger = state.ledger.get(&state.store).await?;
+    let ledger = state.ledger.at(&state.store, versions.ledger).await?;
     if let Some(root) = &q.area
         && ledger.area(root).is_none()
     {

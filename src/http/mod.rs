@@ -43,6 +43,8 @@ pub struct AppState {
     pub modbus_units_held: Arc<std::sync::atomic::AtomicUsize>,
     /// Areas, stations and devices in memory, kept current (the station list, series).
     pub ledger: Arc<crate::ledger::cache::LedgerCache>,
+    /// Callers of API tokens, kept while accounts do not change.
+    pub tokens: Arc<crate::auth::token_cache::TokenCache>,
 }
 
 impl AppState {

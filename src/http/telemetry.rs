@@ -14,7 +14,7 @@ use crate::ledger::model::{Device, DeviceKind, Station};
 use crate::series::{self, EnergyPoint, Interval, PowerPoint};
 use crate::solar::position::Site;
 use crate::store::telemetry::ReadingRow;
-use crate::store::{Ts, dispatch};
+use crate::store::{Ts, Versions, dispatch};
 
 /// `from`/`to`: a local date (YYYY-MM-DD) or an RFC 3339 instant.
 #[derive(Debug, Deserialize)]
@@ -70,9 +70,10 @@ fn range(
 /// The station (404 when unknown) and its devices.
 async fn station_and_devices(
     state: &AppState,
+    versions: Versions,
     code: &str,
 ) -> Result<(Station, Vec<Device>), ApiError> {
-    let ledger = state.ledger.get(&state.store).await?;
+    let ledger = state.ledger.at(&state.store, versions.ledger).await?;
     let station = ledger
         .station(code)
         .cloned()
@@ -93,13 +94,14 @@ pub struct PowerSeries {
 #[tracing::instrument(skip(state))]
 pub async fn power(
     caller: Caller,
+    versions: Versions,
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(r): Query<Range>,
 ) -> Result<Json<PowerSeries>, ApiError> {
     caller.require(Permission::ViewTelemetry)?;
     let (from, to) = range(&state, &r, 1)?;
-    let inverters: Vec<i64> = station_and_devices(&state, &code)
+    let inverters: Vec<i64> = station_and_devices(&state, versions, &code)
         .await?
         .1
         .iter()
@@ -135,6 +137,7 @@ pub struct EnergySeries {
 #[tracing::instrument(skip(state))]
 pub async fn energy(
     caller: Caller,
+    versions: Versions,
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(r): Query<Range>,
@@ -142,7 +145,7 @@ pub async fn energy(
     caller.require(Permission::ViewTelemetry)?;
     let interval = r.interval.unwrap_or(Interval::Day);
     let (from, to) = range(&state, &r, if interval == Interval::Hour { 1 } else { 30 })?;
-    let (station, devices) = station_and_devices(&state, &code).await?;
+    let (station, devices) = station_and_devices(&state, versions, &code).await?;
     let counted: Vec<&Device> = devices
         .iter()
         .filter(|d| d.kind != DeviceKind::Weather)

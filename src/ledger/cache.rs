@@ -1,8 +1,9 @@
-//! Keeps this process's [`Snapshot`] of the ledger current. Each use reads one number,
-//! `ledger_version` (migration 0018), which triggers move on in the transaction of every
-//! change to areas, stations or devices, whoever makes it; a new number reloads the three
-//! tables. An answer is thus never older than the last change committed before it began,
-//! as when every request read the tables itself.
+//! Keeps this process's [`Snapshot`] of the ledger current. Each use compares the ledger's
+//! version (`versions.ledger`, migration 0018), which triggers move on in the transaction of
+//! every change to areas, stations or devices, whoever makes it, with the snapshot's; a new
+//! number reloads the three tables. The version is read once per request (an API request
+//! reads it with the caller's token, `http::auth`). An answer is thus never older than the
+//! last change committed before it began, as when every request read the tables itself.
 
 use std::sync::{Arc, RwLock};
 
@@ -28,7 +29,12 @@ impl Default for LedgerCache {
 impl LedgerCache {
     /// The ledger as of now.
     pub async fn get(&self, store: &Store) -> Result<Arc<Snapshot>, sqlx::Error> {
-        let version = dispatch!(store, ledger::version())?;
+        let version = dispatch!(store, versions::read())?.ledger;
+        self.at(store, version).await
+    }
+
+    /// The ledger as of `version` (read from `versions` by the caller) or later.
+    pub async fn at(&self, store: &Store, version: i64) -> Result<Arc<Snapshot>, sqlx::Error> {
         if let Some(current) = self.at_least(version) {
             return Ok(current);
         }

@@ -105,14 +105,6 @@ pub async fn page_stations(
 
 // `devices_of_stations` is written per backend in store/mod.rs (an array on PostgreSQL).
 
-/// The ledger's version: moved on by every change to areas, stations or devices
-/// (migration 0018's triggers).
-pub async fn version<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT version FROM ledger_version WHERE id = 1")
-        .fetch_one(ex)
-        .await
-}
-
 /// One area by code.
 pub async fn get_area<'c, E: sqlx::Executor<'c, Database = Db>>(
     ex: E,

@@ -106,6 +106,15 @@ macro_rules! dispatch_tx {
 }
 pub(crate) use dispatch_tx;
 
+/// What API processes keep in memory, as of a moment: the versions of the ledger (areas,
+/// stations, devices) and of accounts (users, API tokens), moved on by triggers in every
+/// change's transaction (migration 0018).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    pub ledger: i64,
+    pub accounts: i64,
+}
+
 /// An open transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
@@ -178,6 +187,10 @@ pub(crate) use text_codec;
 pub mod pg {
     /// The database these functions run on.
     pub type Db = sqlx::Postgres;
+    pub mod versions {
+        use super::Db;
+        include!("versions_sql.rs");
+    }
     pub mod ledger {
         use super::Db;
         include!("ledger_sql.rs");
@@ -497,6 +510,10 @@ pub mod pg {
 pub mod lite {
     /// The database these functions run on.
     pub type Db = sqlx::Sqlite;
+    pub mod versions {
+        use super::Db;
+        include!("versions_sql.rs");
+    }
     pub mod ledger {
         use super::Db;
         include!("ledger_sql.rs");
