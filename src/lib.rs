@@ -15,7 +15,8 @@
 //! - [`mqtt_tls`]: the MQTT link (plaintext or TLS) shared by the receiver and the gateway.
 //! - [`health`]: a station's state from its latest readings; [`solar`]: sun and clear sky.
 //! - [`series`]: station power and energy series; [`ephemeris_grid`]: the sun's ephemerides
-//!   shared by every station's daylight count.
+//!   shared by every station's daylight count; [`daylight_memo`]: each station-day's count,
+//!   kept once counted.
 //! - [`settlement`]: the money rules (pure): income, deductions, deficits, splits, receipts, 大写.
 //! - [`assess`]: efficacy assessment (成效评估): yields, availability, peers, flags, grades.
 //! - [`report`]: XLSX workbooks and Chinese A4 PDFs (fonts, layout), for settlement and assessment.
@@ -34,6 +35,7 @@ pub mod auth;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod daylight_memo;
 pub mod demo;
 pub mod ephemeris_grid;
 pub mod gateway;

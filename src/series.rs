@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::ephemeris_grid;
-use crate::solar::position::{Ephemeris, elevation_from};
+use crate::solar::position::{Ephemeris, Site, elevation_from};
+use crate::{daylight_memo, ephemeris_grid};
 
 /// Points a power curve is reduced to, at most (a phone screen shows no more).
 pub const MAX_POINTS: i64 = 720;
@@ -89,56 +89,105 @@ pub type EnergyRow<K> = (K, bool, f64, i32);
 /// them, the steps are evaluated one by one. The count is the same as evaluating every step
 /// (tested against that, site by site).
 pub fn expected_daylight_samples(
-    site: &crate::solar::position::Site,
+    site: &Site,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     interval_s: u64,
 ) -> f64 {
-    if end <= start {
-        return 0.0;
-    }
-    let step = Duration::minutes(STEP_MIN);
-    let rate = true_elevation_rate(site.latitude_deg());
-    let whole = (end - start).num_milliseconds() / step.num_milliseconds();
-    let pressure = site.pressure_pa();
-    let apparent = |eph: &Ephemeris| elevation_from(site, pressure, eph);
-    // Steps from a whole 5 minutes (every whole-hour zone's midnight and hour) have their
-    // midpoints on the grid whose ephemerides every station shares (crate::ephemeris_grid).
-    let first = ephemeris_grid::step_starting(start);
-    let mut grid = ephemeris_grid::Cursor::default();
-    let mut step_elevation = |k: i64| match first {
-        Some(first) => apparent(&grid.at(first + k)),
-        None => apparent(&Ephemeris::at(start + step * k as i32 + step / 2)),
-    };
-    // Whole steps with the sun up, then a last partial step on its own.
-    let mut up_steps = 0;
-    let mut runs = vec![(0, whole - 1)];
-    while let Some((lo, hi)) = runs.pop() {
-        if lo > hi {
-            continue;
+    Daylight::new(site, interval_s).expected_samples(start, end)
+}
+
+/// [`expected_daylight_samples`] for many periods of one site (a year of days): the sun's
+/// shared tables are looked up once per UTC day for all of them, not once per period (each
+/// lookup takes a lock that every request shares).
+pub struct Daylight<'a> {
+    site: &'a Site,
+    pressure: f64,
+    /// [`true_elevation_rate`] at the site.
+    rate: f64,
+    interval_s: u64,
+    grid: ephemeris_grid::Cursor,
+}
+
+impl<'a> Daylight<'a> {
+    pub fn new(site: &'a Site, interval_s: u64) -> Self {
+        Self {
+            site,
+            pressure: site.pressure_pa(),
+            rate: true_elevation_rate(site.latitude_deg()),
+            interval_s,
+            grid: ephemeris_grid::Cursor::default(),
         }
-        let k = lo + (hi - lo) / 2;
-        let e = step_elevation(k);
-        let settled = minutes_to_horizon(e, rate);
-        // Midpoints 5, 10, ... minutes away are settled while within `settled` minutes.
-        let reach = if settled >= STEP_MIN as f64 {
-            (settled / STEP_MIN as f64) as i64
-        } else {
-            0
+    }
+
+    /// See [`expected_daylight_samples`].
+    pub fn expected_samples(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
+        if end <= start {
+            return 0.0;
+        }
+        let step = Duration::minutes(STEP_MIN);
+        let whole = (end - start).num_milliseconds() / step.num_milliseconds();
+        // Steps from a whole 5 minutes (every whole-hour zone's midnight and hour) have their
+        // midpoints on the grid whose ephemerides every station shares (crate::ephemeris_grid).
+        let first = ephemeris_grid::step_starting(start);
+        let up_steps = match first {
+            // A whole day from the grid: counted once per process (crate::daylight_memo).
+            Some(first) if whole == daylight_memo::STEPS_PER_DAY => {
+                let site = self.site;
+                daylight_memo::up_steps(site, first, || {
+                    self.count_up_steps(start, Some(first), whole)
+                })
+            }
+            _ => self.count_up_steps(start, first, whole),
         };
-        let (first, last) = ((k - reach).max(lo), (k + reach).min(hi));
-        if e > 0.0 {
-            up_steps += last - first + 1;
+        let mut daylight_s = (up_steps * STEP_MIN * 60) as f64;
+        let tail = start + step * whole as i32;
+        if tail < end && self.apparent(&Ephemeris::at(tail + (end - tail) / 2)) > 0.0 {
+            daylight_s += (end - tail).num_seconds() as f64;
         }
-        runs.push((lo, first - 1));
-        runs.push((last + 1, hi));
+        daylight_s / self.interval_s.max(1) as f64
     }
-    let mut daylight_s = (up_steps * STEP_MIN * 60) as f64;
-    let tail = start + step * whole as i32;
-    if tail < end && apparent(&Ephemeris::at(tail + (end - tail) / 2)) > 0.0 {
-        daylight_s += (end - tail).num_seconds() as f64;
+
+    fn apparent(&self, eph: &Ephemeris) -> f64 {
+        elevation_from(self.site, self.pressure, eph)
     }
-    daylight_s / interval_s.max(1) as f64
+
+    /// The `whole` 5-minute steps from `start` (grid point `first`, when it is on the grid)
+    /// whose midpoint has the sun up, found with few sun positions (see
+    /// [`expected_daylight_samples`]).
+    fn count_up_steps(&mut self, start: DateTime<Utc>, first: Option<i64>, whole: i64) -> i64 {
+        let step = Duration::minutes(STEP_MIN);
+        let mut step_elevation = |k: i64| {
+            let eph = match first {
+                Some(first) => self.grid.at(first + k),
+                None => Ephemeris::at(start + step * k as i32 + step / 2),
+            };
+            elevation_from(self.site, self.pressure, &eph)
+        };
+        let mut up_steps = 0;
+        let mut runs = vec![(0, whole - 1)];
+        while let Some((lo, hi)) = runs.pop() {
+            if lo > hi {
+                continue;
+            }
+            let k = lo + (hi - lo) / 2;
+            let e = step_elevation(k);
+            let settled = minutes_to_horizon(e, self.rate);
+            // Midpoints 5, 10, ... minutes away are settled while within `settled` minutes.
+            let reach = if settled >= STEP_MIN as f64 {
+                (settled / STEP_MIN as f64) as i64
+            } else {
+                0
+            };
+            let (first, last) = ((k - reach).max(lo), (k + reach).min(hi));
+            if e > 0.0 {
+                up_steps += last - first + 1;
+            }
+            runs.push((lo, first - 1));
+            runs.push((last + 1, hi));
+        }
+        up_steps
+    }
 }
 
 /// Step of [`expected_daylight_samples`], minutes.
@@ -197,7 +246,7 @@ fn completeness(samples: f64, expected: f64) -> Option<f64> {
 pub fn by_day_or_month(
     rows: &[EnergyRow<NaiveDate>],
     monthly: bool,
-    expected: impl Fn(NaiveDate) -> f64,
+    mut expected: impl FnMut(NaiveDate) -> f64,
 ) -> Vec<EnergyPoint> {
     let mut out: BTreeMap<String, (f64, Option<f64>, f64, f64)> = BTreeMap::new();
     let mut days_seen: std::collections::BTreeSet<NaiveDate> = Default::default();
@@ -231,7 +280,7 @@ pub fn by_day_or_month(
 /// Groups hourly rows by hour; `expected(hour)` as for [`by_day_or_month`].
 pub fn by_hour(
     rows: &[EnergyRow<DateTime<Utc>>],
-    expected: impl Fn(DateTime<Utc>) -> f64,
+    mut expected: impl FnMut(DateTime<Utc>) -> f64,
 ) -> Vec<EnergyPoint> {
     let mut out: BTreeMap<DateTime<Utc>, (f64, Option<f64>, f64)> = BTreeMap::new();
     for (hour, meter, kwh, samples) in rows {

@@ -166,10 +166,11 @@ pub async fn energy(
         .filter(|d| d.kind == DeviceKind::Inverter)
         .count() as f64;
     let every = state.config.ingest.expected_interval_s;
-    let expected = |start, end| {
-        site.as_ref().map_or(0.0, |s| {
-            series::expected_daylight_samples(s, start, end, every) * inverters
-        })
+    let mut daylight = site.as_ref().map(|s| series::Daylight::new(s, every));
+    let mut expected = |start, end| {
+        daylight
+            .as_mut()
+            .map_or(0.0, |d| d.expected_samples(start, end) * inverters)
     };
     let zone = state.config.time.zone;
     let points = match interval {
