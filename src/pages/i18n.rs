@@ -239,7 +239,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("state.offline", "离线", "offline"),
     ("state.fault", "故障", "fault"),
     ("station.title", "电站", "Station"),
-    ("station.power", "今日功率曲线 (kW)", "Power today (kW)"),
+    (
+        "station.power",
+        "近 24 小时功率曲线 (kW)",
+        "Power, last 24 hours (kW)",
+    ),
     (
         "station.daily",
         "近 30 天日发电量 (kWh)",

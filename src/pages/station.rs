@@ -1,14 +1,14 @@
-//! A station: today's power curve, daily energy for 30 days and monthly energy for the
-//! year (charts drawn in the browser from the JSON API), its inverters with status and
-//! specific yield, the edge gateways it reports through with their last status, and its
-//! ledger data (capacity, shares, O&M body).
+//! A station: the power curve of the last 24 hours, daily energy for 30 days and monthly
+//! energy for the year (charts drawn in the browser from the JSON API), its inverters with
+//! status and specific yield, the edge gateways it reports through with their last status,
+//! and its ledger data (capacity, shares, O&M body).
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::Datelike;
+use chrono::{Datelike, DurationRound};
 
 use super::html::{esc, num, path_segment};
 use super::{Ctx, PageResult};
@@ -122,11 +122,16 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
         .collect();
     let opt = |v: &Option<String>| esc(v.as_deref().unwrap_or("–"));
     let year_start = today.with_ordinal(1).expect("day 1 exists");
+    // Whole minutes, rounded up, so that the newest reading is inside the range.
+    let now = chrono::Utc::now()
+        .duration_trunc(chrono::Duration::minutes(1))
+        .expect("a minute divides any instant")
+        + chrono::Duration::minutes(1);
     let enc = path_segment(&station.code);
     let body = format!(
         "<p class=\"status st-{cls}\" id=\"station-state\">{state} · {power} kW · {today_kwh} kWh</p>\
          <section class=\"charts\">\
-         <div><h2>{power_t}</h2><div class=\"chart\" data-kind=\"power\" data-tz=\"{tz}\" data-url=\"/api/v1/stations/{enc}/power\"></div></div>\
+         <div><h2>{power_t}</h2><div class=\"chart\" data-kind=\"power\" data-tz=\"{tz}\" data-url=\"/api/v1/stations/{enc}/power?from={day_ago}&amp;to={now}\"></div></div>\
          <div><h2>{daily_t}</h2><div class=\"chart\" data-kind=\"bars\" data-url=\"/api/v1/stations/{enc}/energy?interval=day&amp;from={from30}\"></div></div>\
          <div><h2>{monthly_t}</h2><div class=\"chart\" data-kind=\"bars\" data-url=\"/api/v1/stations/{enc}/energy?interval=month&amp;from={year_start}\"></div></div>\
          </section>\
@@ -150,6 +155,10 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
         daily_t = ctx.t("station.daily"),
         monthly_t = ctx.t("station.monthly"),
         from30 = today - chrono::Duration::days(29),
+        // The last 24 hours, not today since midnight: after midnight, and all night, a
+        // technician still sees the day's curve (the page drew one point at 00:27).
+        day_ago = (now - chrono::Duration::hours(24)).format("%Y-%m-%dT%H:%M:%SZ"),
+        now = now.format("%Y-%m-%dT%H:%M:%SZ"),
         inv_t = ctx.t("station.inverters"),
         c_dev = ctx.t("col.device"),
         c_vendor = ctx.t("col.vendor"),
