@@ -156,7 +156,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx, Path(code): Path<Stri
         monthly_t = ctx.t("station.monthly"),
         from30 = today - chrono::Duration::days(29),
         // The last 24 hours, not today since midnight: after midnight, and all night, a
-        // technician still sees the day's curve (the page drew one point at 00:27).
+        // technician still sees the day's curve (the page drew one point at 00:14).
         day_ago = (now - chrono::Duration::hours(24)).format("%Y-%m-%dT%H:%M:%SZ"),
         now = now.format("%Y-%m-%dT%H:%M:%SZ"),
         inv_t = ctx.t("station.inverters"),
