@@ -36,26 +36,7 @@ fn area(code: String, name: String, level: AreaLevel, parent: Option<String>) ->
 }
 
 fn station(code: String, name: String, area_code: String) -> Station {
-    Station {
-        code,
-        name,
-        kind: StationKind::Village,
-        area_code,
-        dc_capacity_kwp: dec("300"),
-        ac_capacity_kw: None,
-        latitude: None,
-        longitude: None,
-        tilt_deg: None,
-        azimuth_deg: None,
-        commissioning_date: None,
-        grid_connection_date: None,
-        subsidy_batch: None,
-        investment_yuan: None,
-        funding_source: None,
-        om_body: None,
-        om_person: None,
-        om_phone: None,
-    }
+    Station::new(&code, &name, StationKind::Village, &area_code, dec("300"))
 }
 
 fn county(villages: usize) -> (SettlementRow, Lines, Names) {

@@ -186,25 +186,11 @@ mod tests {
 
     #[test]
     fn taiyuan_at_noon_is_daylight_and_at_midnight_is_not() {
-        let mut s = crate::ledger::model::Station {
-            code: "S".into(),
-            name: "S".into(),
-            kind: crate::ledger::model::StationKind::Village,
-            area_code: "A".into(),
-            dc_capacity_kwp: Default::default(),
-            ac_capacity_kw: None,
+        use crate::ledger::model::{Station, StationKind};
+        let mut s = Station {
             latitude: Some(37.87),
             longitude: Some(112.55),
-            tilt_deg: None,
-            azimuth_deg: None,
-            commissioning_date: None,
-            grid_connection_date: None,
-            subsidy_batch: None,
-            investment_yuan: None,
-            funding_source: None,
-            om_body: None,
-            om_person: None,
-            om_phone: None,
+            ..Station::new("S", "S", StationKind::Village, "A", Default::default())
         };
         assert!(daylight(&s, now()));
         assert!(!daylight(&s, now() + Duration::hours(12)));

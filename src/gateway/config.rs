@@ -323,21 +323,12 @@ impl GatewayConfig {
         self.devices
             .iter()
             .map(|d| Device {
-                id: 0,
-                code: d.code.clone(),
-                station_code: String::new(),
-                kind: DeviceKind::Inverter,
-                vendor: None,
-                model: None,
-                serial: None,
-                rated_ac_kw: None,
-                dc_kwp: None,
-                protocol: Protocol::Modbus,
                 host: Some(d.host.clone()),
                 port: Some(i32::from(d.port)),
                 unit_id: Some(i32::from(d.unit_id)),
                 profile: Some(d.profile.clone()),
                 gateway_code: Some(self.gateway.code.clone()),
+                ..Device::new(&d.code, "", DeviceKind::Inverter, Protocol::Modbus)
             })
             .collect()
     }

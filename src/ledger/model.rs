@@ -117,6 +117,38 @@ pub struct Station {
     pub om_phone: Option<String>,
 }
 
+impl Station {
+    /// A station with only what every station has: the optional facts left empty.
+    pub fn new(
+        code: &str,
+        name: &str,
+        kind: StationKind,
+        area_code: &str,
+        dc_capacity_kwp: Dec,
+    ) -> Self {
+        Self {
+            code: code.into(),
+            name: name.into(),
+            kind,
+            area_code: area_code.into(),
+            dc_capacity_kwp,
+            ac_capacity_kw: None,
+            latitude: None,
+            longitude: None,
+            tilt_deg: None,
+            azimuth_deg: None,
+            commissioning_date: None,
+            grid_connection_date: None,
+            subsidy_batch: None,
+            investment_yuan: None,
+            funding_source: None,
+            om_body: None,
+            om_person: None,
+            om_phone: None,
+        }
+    }
+}
+
 /// A station's tariff from `valid_from` on (元/kWh, tax included).
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Tariff {
@@ -165,6 +197,30 @@ pub struct Device {
     pub unit_id: Option<i32>,
     pub profile: Option<String>,
     pub gateway_code: Option<String>,
+}
+
+impl Device {
+    /// A device with only what every device has (not yet stored: id 0), the optional
+    /// facts left empty.
+    pub fn new(code: &str, station_code: &str, kind: DeviceKind, protocol: Protocol) -> Self {
+        Self {
+            id: 0,
+            code: code.into(),
+            station_code: station_code.into(),
+            kind,
+            vendor: None,
+            model: None,
+            serial: None,
+            rated_ac_kw: None,
+            dc_kwp: None,
+            protocol,
+            host: None,
+            port: None,
+            unit_id: None,
+            profile: None,
+            gateway_code: None,
+        }
+    }
 }
 
 /// The whole ledger, or a batch of it read from import files.

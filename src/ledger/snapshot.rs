@@ -151,25 +151,8 @@ mod tests {
             area("V1", AreaLevel::Village, Some("T1")),
             area("C2", AreaLevel::County, None),
         ];
-        let station = |code: &str, area: &str, kind: StationKind| Station {
-            code: code.into(),
-            name: code.into(),
-            kind,
-            area_code: area.into(),
-            dc_capacity_kwp: "100".parse().unwrap(),
-            ac_capacity_kw: None,
-            latitude: None,
-            longitude: None,
-            tilt_deg: None,
-            azimuth_deg: None,
-            commissioning_date: None,
-            grid_connection_date: None,
-            subsidy_batch: None,
-            investment_yuan: None,
-            funding_source: None,
-            om_body: None,
-            om_person: None,
-            om_phone: None,
+        let station = |code: &str, area: &str, kind: StationKind| {
+            Station::new(code, code, kind, area, "100".parse().unwrap())
         };
         let stations = vec![
             station("S5", "C2", StationKind::Village),
@@ -178,22 +161,8 @@ mod tests {
             station("S2", "T1", StationKind::Village),
             station("S4", "C1", StationKind::Village),
         ];
-        let device = |code: &str, station: &str| Device {
-            id: 0,
-            code: code.into(),
-            station_code: station.into(),
-            kind: DeviceKind::Inverter,
-            vendor: None,
-            model: None,
-            serial: None,
-            rated_ac_kw: None,
-            dc_kwp: None,
-            protocol: Protocol::Modbus,
-            host: None,
-            port: None,
-            unit_id: None,
-            profile: None,
-            gateway_code: None,
+        let device = |code: &str, station: &str| {
+            Device::new(code, station, DeviceKind::Inverter, Protocol::Modbus)
         };
         let devices = vec![device("D2", "S1"), device("D1", "S1"), device("D3", "S3")];
         Snapshot::new(7, areas, stations, devices)

@@ -245,21 +245,11 @@ mod tests {
 
     fn device(code: &str, protocol: Protocol, profile: Option<&str>) -> Device {
         Device {
-            id: 0,
-            code: code.into(),
-            station_code: "S1".into(),
-            kind: DeviceKind::Inverter,
-            vendor: None,
-            model: None,
-            serial: None,
-            rated_ac_kw: None,
-            dc_kwp: None,
-            protocol,
             host: Some("10.0.0.5".into()),
             port: Some(502),
             unit_id: Some(3),
             profile: profile.map(Into::into),
-            gateway_code: None,
+            ..Device::new(code, "S1", DeviceKind::Inverter, protocol)
         }
     }
 
