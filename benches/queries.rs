@@ -367,6 +367,8 @@ async fn drive(clients: &[reqwest::Client], secs: u64, url: Url) -> Run {
     for t in tasks {
         t.await.unwrap();
     }
+    // A mark on stderr so that a profiler can be started on the measured part alone.
+    eprintln!("queries: measuring for {secs} s from now");
     let started = Instant::now();
     let deadline = started + Duration::from_secs(secs);
     let mut tasks = Vec::new();

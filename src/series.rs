@@ -107,6 +107,7 @@ pub struct Daylight<'a> {
     rate: f64,
     interval_s: u64,
     grid: ephemeris_grid::Cursor,
+    memo: daylight_memo::Reader,
 }
 
 impl<'a> Daylight<'a> {
@@ -117,6 +118,7 @@ impl<'a> Daylight<'a> {
             rate: true_elevation_rate(site.latitude_deg()),
             interval_s,
             grid: ephemeris_grid::Cursor::default(),
+            memo: daylight_memo::Reader::default(),
         }
     }
 
@@ -133,10 +135,12 @@ impl<'a> Daylight<'a> {
         let up_steps = match first {
             // A whole day from the grid: counted once per process (crate::daylight_memo).
             Some(first) if whole == daylight_memo::STEPS_PER_DAY => {
-                let site = self.site;
-                daylight_memo::up_steps(site, first, || {
+                let mut memo = std::mem::take(&mut self.memo);
+                let n = memo.up_steps(self.site, first, || {
                     self.count_up_steps(start, Some(first), whole)
-                })
+                });
+                self.memo = memo;
+                n
             }
             _ => self.count_up_steps(start, first, whole),
         };
@@ -248,13 +252,14 @@ pub fn by_day_or_month(
     monthly: bool,
     mut expected: impl FnMut(NaiveDate) -> f64,
 ) -> Vec<EnergyPoint> {
-    let mut out: BTreeMap<String, (f64, Option<f64>, f64, f64)> = BTreeMap::new();
+    // Keyed by the period's first day; named only once per period, at the end.
+    let mut out: BTreeMap<NaiveDate, (f64, Option<f64>, f64, f64)> = BTreeMap::new();
     let mut days_seen: std::collections::BTreeSet<NaiveDate> = Default::default();
     for (day, meter, kwh, samples) in rows {
         let key = if monthly {
-            format!("{:04}-{:02}", day.year(), day.month())
+            day.with_day(1).unwrap_or(*day)
         } else {
-            day.to_string()
+            *day
         };
         let e = out.entry(key).or_default();
         if *meter {
@@ -268,8 +273,12 @@ pub fn by_day_or_month(
         }
     }
     out.into_iter()
-        .map(|(period, (e, x, n, exp))| EnergyPoint {
-            period,
+        .map(|(first, (e, x, n, exp))| EnergyPoint {
+            period: if monthly {
+                format!("{:04}-{:02}", first.year(), first.month())
+            } else {
+                first.to_string()
+            },
             energy_kwh: round_wh(e),
             export_kwh: x.map(round_wh),
             completeness: completeness(n, exp),

@@ -166,17 +166,16 @@ pub struct HourlyRow {
     pub source: String,
 }
 
-/// One device-day of energy (local day).
+/// One device-day of energy (local day): what its readers use. The day's peak, irradiation
+/// and bad intervals stay in the table: a year of daily energy reads 365 rows a station,
+/// and the columns nobody uses cost PostgreSQL and the decoder all the same (issue 7).
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct DailyRow {
     #[serde(skip)]
     pub device_id: i64,
     pub day: NaiveDate,
     pub energy_kwh: f64,
-    pub peak_power_w: Option<f64>,
     pub samples: i32,
-    pub irradiation_kwh_m2: Option<f64>,
-    pub bad_intervals: i32,
 }
 
 /// The day's hour masks from its hourly rows (hour, kWh, samples): bit i set when the i-th

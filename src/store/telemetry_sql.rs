@@ -353,7 +353,7 @@ pub async fn daily<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, device_ids: 
         return Ok(Vec::new());
     }
     let mut q: QueryBuilder<Db> = QueryBuilder::new(
-        "SELECT device_id, day, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, bad_intervals FROM energy_daily WHERE day >= ",
+        "SELECT device_id, day, energy_kwh, samples FROM energy_daily WHERE day >= ",
     );
     q.push_bind(from).push(" AND day <= ").push_bind(to).push(" AND device_id IN (");
     let mut list = q.separated(", ");
@@ -437,7 +437,7 @@ pub async fn rejections<'c, E: sqlx::Executor<'c, Database = Db>>(
 /// Every device's daily row for one local day.
 pub async fn daily_on<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, day: NaiveDate) -> Result<Vec<DailyRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT device_id, day, energy_kwh, peak_power_w, samples, irradiation_kwh_m2, bad_intervals FROM energy_daily WHERE day = $1",
+        "SELECT device_id, day, energy_kwh, samples FROM energy_daily WHERE day = $1",
     )
     .bind(day)
     .fetch_all(ex)
