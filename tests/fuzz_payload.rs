@@ -356,18 +356,22 @@ fn deeply_nested_json_is_refused_without_overflowing_the_stack() {
     }
 }
 
-/// A number beyond f64 in one reading makes the whole payload unreadable (serde_json refuses
-/// it while parsing), so its good readings are refused too: documented, not silent.
+/// A number beyond f64 in one reading is that reading's impossible value: serde_json refuses
+/// the whole document for it, so the parser marks such numbers and reads it again, and the
+/// good reading next to it is kept (before, the whole payload was `unparseable`).
 #[test]
-fn a_number_beyond_f64_refuses_the_payload_as_unparseable() {
+fn a_number_beyond_f64_refuses_its_reading_and_keeps_the_others() {
     let text = format!(
-        r#"{{"gateway":"{GW}","readings":[{{"device":"A","ts":"2026-06-01T10:00:00+08:00","ac_power_w":1e400}}]}}"#
+        r#"{{"gateway":"{GW}","readings":[{{"device":"A","ts":"2026-06-01T10:00:00+08:00","ac_power_w":1e400}},
+        {{"device":"B","ts":"2026-06-01T10:00:00+08:00","ac_power_w":1000}}]}}"#
     );
     let p = payload::parse(text.as_bytes(), GW, now());
-    assert!(p.readings.is_empty());
-    assert_eq!(p.refusals[0].reason, RejectReason::Unparseable);
+    assert_eq!(p.readings.len(), 1);
+    assert_eq!(p.readings[0].device, "B");
+    assert_eq!(p.refusals.len(), 1);
+    assert_eq!(p.refusals[0].reason, RejectReason::ImpossibleValue);
     assert!(
-        p.refusals[0].detail.contains("number out of range"),
+        p.refusals[0].detail.contains("ac_power_w = 1e400"),
         "{}",
         p.refusals[0].detail
     );

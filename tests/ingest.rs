@@ -6,9 +6,13 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{TestApp, TestDb, eventually, example_dir, example_secret, mqtt_publish, unique};
+use pvledger::ingest::{Ingest, PolledNotStored};
 use pvledger::ledger::import_dir;
+use pvledger::modbus::feed::ReadingSink;
+use pvledger::reading::{DeviceReading, Reading};
 use pvledger::store::Store;
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
 const GW: &str = "GW-149901101201";
 const INV: &str = "INV-PV149901101201-01-1";
@@ -334,7 +338,87 @@ async fn the_station_list_shows_live_health(db: TestDb) {
     assert_eq!(ours["code"], STATION, "ledger fields stay at the top level");
 }
 
+/// A reading the database refuses (a trigger stands for any fault of the database with the
+/// database up): over HTTP its payload is answered 500 `not_stored` and nothing of it is
+/// stored; from Modbus polling it is logged and polling goes on. Payloads after it are
+/// stored either way. (Before, HTTP said 503 `shutting_down`, and one refused polled batch
+/// stopped the service's Modbus ingest.)
+async fn a_payload_the_database_refuses_is_answered_not_stored_and_ingest_goes_on(db: TestDb) {
+    const MARK: f64 = 4242.0;
+    let refuse = match &db.store {
+        Store::Sqlite(_) => vec![
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON readings WHEN NEW.energy_total_kwh = 4242 \
+             BEGIN SELECT RAISE(ABORT, 'marked reading refused'); END",
+        ],
+        Store::Postgres(_) => vec![
+            "CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.energy_total_kwh = 4242 THEN RAISE EXCEPTION 'marked reading refused'; END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_marked BEFORE INSERT ON readings FOR EACH ROW \
+             EXECUTE FUNCTION refuse_marked()",
+        ],
+    };
+    for sql in refuse {
+        match &db.store {
+            Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop),
+            Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),
+        }
+        .unwrap();
+    }
+    let app = loaded(&db).await;
+    let secret = example_secret(GW);
+    let marked = |k: i64| {
+        let mut r = reading(k);
+        r["energy_total_kwh"] = json!(MARK);
+        r
+    };
+
+    let (status, body) = app
+        .ingest(GW, &secret, &payload(GW, vec![reading(0), marked(1)]))
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "not_stored", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("marked reading refused"), "{message}");
+    assert_eq!(count(&db.store, "SELECT COUNT(*) FROM readings").await, 0);
+
+    let (status, body) = app
+        .ingest(GW, &secret, &payload(GW, (2..5).map(reading).collect()))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 3);
+
+    // Polled readings go through the same writer.
+    let (mut ingest, writer) = Ingest::start(
+        db.store.clone(),
+        db.config.time.zone,
+        &db.config.ingest,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let polled = |k: i64, kwh: f64| DeviceReading {
+        device_code: INV.into(),
+        ts: t0() + Duration::minutes(k),
+        reading: Reading {
+            energy_total_kwh: Some(kwh),
+            ..Reading::default()
+        },
+    };
+    let refused = ingest.submit_polled(vec![polled(10, MARK)]).await;
+    assert!(
+        matches!(refused, Err(PolledNotStored::Refused(_))),
+        "{refused:?}"
+    );
+    ingest.accept(vec![polled(11, MARK)]).await.unwrap();
+    ingest.accept(vec![polled(12, 1006.0)]).await.unwrap();
+    assert_eq!(count(&db.store, "SELECT COUNT(*) FROM readings").await, 4);
+    drop(ingest);
+    writer.await.unwrap();
+}
+
 both_backends!(
+    a_payload_the_database_refuses_is_answered_not_stored_and_ingest_goes_on,
     the_station_list_shows_live_health,
     rollups_equal_energy_worked_out_by_hand_even_when_data_arrives_late,
     a_resent_payload_is_stored_once,

@@ -80,11 +80,20 @@ pub async fn ingest(
             code: "shutting_down",
             message: e.to_string(),
         })?;
-    let outcome = done.await.map_err(|_| ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        code: "shutting_down",
-        message: "the service stopped before the payload was stored; send it again".into(),
-    })?;
+    let outcome = done
+        .await
+        .map_err(|_| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "shutting_down",
+            message: "服务正在停止，数据未保存，请重发 (the service stopped before the payload was stored; send it again)".into(),
+        })?
+        // The database is up and refused this payload: a fault of the service, not of the
+        // sender's timing (it was answered 503 shutting_down before).
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "not_stored",
+            message: format!("数据未能保存，已记入服务日志 (nothing of the payload was stored: {e})"),
+        })?;
     // A payload that could not be read at all is an error of the request as a whole.
     if let [only] = outcome.refused.as_slice()
         && outcome.accepted == 0

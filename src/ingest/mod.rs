@@ -35,6 +35,7 @@ use crate::store::{Store, Ts};
 pub use directory::Directory;
 use payload::{Refusal, RejectReason};
 pub use stats::Stats;
+pub use writer::NotStored;
 use writer::{BatchLimits, Submission, WriteOutcome};
 
 /// The ingest pipeline's entry point, shared by every source. Cheap to clone.
@@ -50,6 +51,15 @@ pub struct Ingest {
 #[derive(Debug, thiserror::Error)]
 #[error("ingest is shutting down; nothing was committed")]
 pub struct Stopped;
+
+/// Why polled readings were not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum PolledNotStored {
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+    #[error(transparent)]
+    Refused(#[from] NotStored),
+}
 
 /// What happened to one payload, once committed.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -117,7 +127,7 @@ impl Ingest {
         source: &str,
         gateway: &str,
         bytes: &[u8],
-    ) -> Result<oneshot::Receiver<PayloadOutcome>, Stopped> {
+    ) -> Result<oneshot::Receiver<Result<PayloadOutcome, NotStored>>, Stopped> {
         let parsed = payload::parse(bytes, gateway, Utc::now());
         let mut snap = self.directory.snapshot();
         if admit::names_unknown(&parsed, gateway, &snap) && self.directory.reload_if_stale().await {
@@ -150,7 +160,7 @@ impl Ingest {
     pub async fn submit_polled(
         &self,
         readings: Vec<DeviceReading>,
-    ) -> Result<PayloadOutcome, Stopped> {
+    ) -> Result<PayloadOutcome, PolledNotStored> {
         let snap = self.directory.snapshot();
         let mut accepted = Vec::new();
         let mut refusals = Vec::new();
@@ -169,10 +179,12 @@ impl Ingest {
                 }),
             }
         }
-        self.submit("modbus", None, accepted, refusals)
+        let outcome = self
+            .submit("modbus", None, accepted, refusals)
             .await?
             .await
-            .map_err(|_| Stopped)
+            .map_err(|_| Stopped)?;
+        Ok(outcome?)
     }
 
     async fn submit(
@@ -181,7 +193,7 @@ impl Ingest {
         gateway: Option<&str>,
         accepted: Vec<admit::Accepted>,
         refusals: Vec<Refusal>,
-    ) -> Result<oneshot::Receiver<PayloadOutcome>, Stopped> {
+    ) -> Result<oneshot::Receiver<Result<PayloadOutcome, NotStored>>, Stopped> {
         let now = Ts(Utc::now());
         for r in &refusals {
             self.stats.refused(r.reason);
@@ -214,7 +226,7 @@ impl Ingest {
             })
             .collect();
         let count = accepted.len();
-        let (done, committed) = oneshot::channel::<WriteOutcome>();
+        let (done, committed) = oneshot::channel::<Result<WriteOutcome, NotStored>>();
         self.tx
             .send(Submission {
                 readings: accepted,
@@ -226,14 +238,18 @@ impl Ingest {
         let (out_tx, out_rx) = oneshot::channel();
         let stats = self.stats.clone();
         tokio::spawn(async move {
-            if let Ok(w) = committed.await {
+            // Unanswered (the writer stopped first): the receiver sees the channel closed.
+            let Ok(written) = committed.await else {
+                return;
+            };
+            let _ = out_tx.send(written.map(|w| {
                 stats.accepted(count);
-                let _ = out_tx.send(PayloadOutcome {
+                PayloadOutcome {
                     accepted: count,
                     duplicates: count - w.inserted as usize,
                     refused: summary,
-                });
-            }
+                }
+            }));
         });
         Ok(out_rx)
     }

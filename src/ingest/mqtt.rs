@@ -30,7 +30,10 @@ use rumqttc::{AsyncClient, ConnectReturnCode, Event, EventLoop, Packet, Publish,
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::{Ingest, PayloadOutcome};
+use super::{Ingest, NotStored, PayloadOutcome};
+
+/// A message's outcome: committed, refused by the database, or never answered (stopping).
+type Outcome = oneshot::Receiver<Result<PayloadOutcome, NotStored>>;
 use crate::config::MqttConfig;
 use crate::mqtt_tls::Link;
 
@@ -145,7 +148,7 @@ pub async fn run(
     let (client, eventloop) = AsyncClient::new(options, 256);
 
     let (pub_tx, pub_rx) = mpsc::unbounded_channel::<Received>();
-    let (ack_tx, ack_rx) = mpsc::channel::<(Received, oneshot::Receiver<PayloadOutcome>)>(PIPELINE);
+    let (ack_tx, ack_rx) = mpsc::channel::<(Received, Outcome)>(PIPELINE);
     let processor = tokio::spawn(process(pub_rx, ack_tx, ingest, config.topic_prefix.clone()));
     let acker = tokio::spawn(acknowledge(ack_rx, client.clone(), state.clone()));
     state.set(MqttState::CONNECTING);
@@ -319,7 +322,7 @@ fn disconnect(client: &AsyncClient) -> bool {
 
 async fn process(
     mut rx: mpsc::UnboundedReceiver<Received>,
-    acks: mpsc::Sender<(Received, oneshot::Receiver<PayloadOutcome>)>,
+    acks: mpsc::Sender<(Received, Outcome)>,
     ingest: Ingest,
     prefix: String,
 ) {
@@ -334,12 +337,12 @@ async fn process(
             };
             match ingest.record_status(gateway, &p.payload).await {
                 Ok(()) => {
-                    let _ = done_tx.send(stored);
+                    let _ = done_tx.send(Ok(stored));
                 }
                 // Stored nowhere: acknowledged anyway, a bad status must not come back forever.
                 Err(super::gateway_status::StatusError::Refused(e)) => {
                     tracing::warn!(topic = %p.topic, error = %e, "gateway status refused");
-                    let _ = done_tx.send(stored);
+                    let _ = done_tx.send(Ok(stored));
                 }
                 // Not acknowledged: the broker delivers it again.
                 Err(e) => tracing::warn!(topic = %p.topic, error = %e, "gateway status not stored"),
@@ -363,12 +366,12 @@ async fn process(
 }
 
 async fn acknowledge(
-    mut rx: mpsc::Receiver<(Received, oneshot::Receiver<PayloadOutcome>)>,
+    mut rx: mpsc::Receiver<(Received, Outcome)>,
     client: AsyncClient,
     state: Arc<MqttState>,
 ) {
     while let Some((received, done)) = rx.recv().await {
-        let committed = done.await.is_ok();
+        let committed = matches!(done.await, Ok(Ok(_)));
         state.release(received.size);
         // No outcome means the writer could not commit this message: do not ack it, so
         // that the broker delivers it again to the next session. A message from an

@@ -129,7 +129,13 @@ pub fn parse(bytes: &[u8], expected_gateway: &str, now: DateTime<Utc>) -> Parsed
     let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let value: Value = match serde_json::from_slice(json) {
         Ok(v) => v,
-        Err(e) => return whole(RejectReason::Unparseable, format!("not JSON: {e}")),
+        // serde_json refuses a whole document for one number beyond f64 (`1e400`), which is
+        // one reading's impossible value: such numbers are marked and read again, so that
+        // only their readings are refused.
+        Err(e) => match quote_overflowing_numbers(json).map(|j| serde_json::from_slice(&j)) {
+            Some(Ok(v)) => v,
+            _ => return whole(RejectReason::Unparseable, format!("not JSON: {e}")),
+        },
     };
     let Some(obj) = value.as_object() else {
         return whole(
@@ -257,12 +263,75 @@ fn timestamp(v: Option<&Value>) -> Result<DateTime<Utc>, String> {
     }
 }
 
+/// What [`quote_overflowing_numbers`] puts before a number it turns into a string.
+const OVERFLOW_MARK: &str = "\u{1}number beyond f64: ";
+/// [`OVERFLOW_MARK`] as JSON text.
+const OVERFLOW_MARK_JSON: &[u8] = b"\\u0001number beyond f64: ";
+
+/// The JSON text with every number outside strings that overflows f64 (`1e400`, 400
+/// digits) turned into a string marked with [`OVERFLOW_MARK`]; None when there is none.
+/// One pass over the bytes, done only after a document failed to parse.
+fn quote_overflowing_numbers(json: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(json.len() + 64);
+    let mut changed = false;
+    let mut in_string = false;
+    let mut i = 0;
+    while i < json.len() {
+        let b = json[i];
+        if in_string {
+            // An escape's next byte cannot end the string.
+            let n = if b == b'\\' { 2 } else { 1 };
+            in_string = b != b'"';
+            out.extend_from_slice(&json[i..(i + n).min(json.len())]);
+            i += n;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            i += 1;
+            while i < json.len()
+                && matches!(json[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+            {
+                i += 1;
+            }
+            let token = &json[start..i];
+            let overflows = std::str::from_utf8(token)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(f64::is_infinite);
+            if overflows {
+                out.push(b'"');
+                out.extend_from_slice(OVERFLOW_MARK_JSON);
+                out.extend_from_slice(token);
+                out.push(b'"');
+                changed = true;
+            } else {
+                out.extend_from_slice(token);
+            }
+            continue;
+        }
+        in_string = b == b'"';
+        out.push(b);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
 fn values(obj: &Map<String, Value>) -> Result<Reading, (RejectReason, String)> {
     let mut r = Reading::default();
     for (name, min, max) in FIELDS {
         let value = match obj.get(*name) {
             None | Some(Value::Null) => continue,
             Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Some(Value::String(s)) if s.starts_with(OVERFLOW_MARK) => {
+                return Err((
+                    RejectReason::ImpossibleValue,
+                    format!(
+                        "{name} = {} is outside [{min}, {max}]",
+                        &s[OVERFLOW_MARK.len()..]
+                    ),
+                ));
+            }
             Some(other) => {
                 return Err((
                     RejectReason::BadField,
@@ -346,6 +415,50 @@ mod tests {
         assert_eq!(inv.reading.fault_code, None);
         assert_eq!(p.readings[1].ts.timestamp_millis(), 1_780_279_200_000);
         assert_eq!(p.readings[2].reading.irradiance_poa_wm2, Some(812.0));
+    }
+
+    #[test]
+    fn a_number_beyond_f64_refuses_its_reading_alone() {
+        // serde_json refuses the whole document for 1e400; the other readings must survive.
+        let text = r#"{"gateway":"GW-001","readings":[
+            {"device":"INV-001","ts":"2026-06-01T10:00:00+08:00","ac_power_w":1e400,"fault_code":"1e400"},
+            {"device":"INV-002","ts":"2026-06-01T10:00:00+08:00","ac_power_w":-12e999,"status":"running"},
+            {"device":"INV-003","ts":"2026-06-01T10:00:00+08:00","ac_power_w":1.5e3,"energy_total_kwh":12}]}"#;
+        let p = parse(text.as_bytes(), "GW-001", now());
+        assert_eq!(p.readings.len(), 1, "{:?}", p.refusals);
+        assert_eq!(p.readings[0].device, "INV-003");
+        assert_eq!(p.readings[0].reading.ac_power_w, Some(1500.0));
+        let details: Vec<_> = p
+            .refusals
+            .iter()
+            .map(|r| (r.reason, r.detail.as_str()))
+            .collect();
+        assert_eq!(
+            details,
+            [
+                (
+                    RejectReason::ImpossibleValue,
+                    "readings[0]: device INV-001: ac_power_w = 1e400 is outside [-50000, 100000000]"
+                ),
+                (
+                    RejectReason::ImpossibleValue,
+                    "readings[1]: device INV-002: ac_power_w = -12e999 is outside [-50000, 100000000]"
+                ),
+            ]
+        );
+        // Text that only looks like such a number is left alone; broken JSON stays refused whole.
+        assert_eq!(
+            quote_overflowing_numbers(br#"{"a":"1e400\"x 2e400"}"#),
+            None
+        );
+        let broken = parse(br#"{"gateway":"GW-001","readings":[1e400"#, "GW-001", now());
+        assert_eq!(broken.refusals.len(), 1);
+        assert_eq!(broken.refusals[0].reason, RejectReason::Unparseable);
+        assert!(
+            broken.refusals[0].detail.contains("number out of range"),
+            "{:?}",
+            broken.refusals
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::Ingest;
+use super::{Ingest, PolledNotStored};
 use crate::config::ModbusConfig;
 use crate::modbus::feed::{Batching, ReadingSink, SinkClosed, forward_batches};
 use crate::modbus::lease_keeper::{self, LeaseSettings};
@@ -86,9 +86,16 @@ pub async fn start(
 /// Polled readings go to the writer; a batch is accepted once committed.
 impl ReadingSink for Ingest {
     async fn accept(&mut self, batch: Vec<DeviceReading>) -> Result<(), SinkClosed> {
-        self.submit_polled(batch)
-            .await
-            .map(drop)
-            .map_err(|_| SinkClosed)
+        let readings = batch.len();
+        match self.submit_polled(batch).await {
+            Ok(_) => Ok(()),
+            // One batch the database refuses must not stop every device's polling (it
+            // did: the batching loop ends on an error). Nobody waits to resend it.
+            Err(PolledNotStored::Refused(e)) => {
+                tracing::error!(error = %e, readings, "polled readings not stored; polling goes on");
+                Ok(())
+            }
+            Err(PolledNotStored::Stopped(_)) => Err(SinkClosed),
+        }
     }
 }

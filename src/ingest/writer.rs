@@ -34,8 +34,16 @@ use crate::store::{Store, Ts, dispatch_tx};
 pub struct Submission {
     pub readings: Vec<Accepted>,
     pub rejections: Vec<RejectionRow>,
-    pub done: oneshot::Sender<WriteOutcome>,
+    /// Told the outcome once committed, or why this submission alone could not be
+    /// stored; dropped unanswered when the writer stops first.
+    pub done: oneshot::Sender<Result<WriteOutcome, NotStored>>,
 }
+
+/// The database is up but refused this submission (the others of its batch were stored):
+/// nothing of it is stored, and its sender must not count it as committed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the database refused the payload: {0}")]
+pub struct NotStored(pub String);
 
 /// What a committed submission did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -172,10 +180,9 @@ async fn write_all(
             }
         }
         for (s, inserted) in batch.into_iter().zip(per_submission) {
-            // None: this submission alone cannot be stored; its sender is not confirmed.
-            if let Some(inserted) = inserted {
-                let _ = s.done.send(WriteOutcome { inserted });
-            }
+            let _ = s
+                .done
+                .send(inserted.map(|inserted| WriteOutcome { inserted }));
         }
     }
 }
@@ -192,13 +199,13 @@ async fn write_with_retry(
     batch: &[Submission],
     rollups: Rollups,
     shutdown: &CancellationToken,
-) -> Option<(Vec<Option<u64>>, Rollups)> {
+) -> Option<(Vec<Result<u64, NotStored>>, Rollups)> {
     let mut backoff = Duration::from_millis(200);
     loop {
         let snap = directory.snapshot();
         let rated = |id: i64| snap.by_id.get(&id).and_then(|d| d.rated_kw);
         match write(store, batch, rated, zone, rollups).await {
-            Ok(n) => return Some((n.into_iter().map(Some).collect(), rollups)),
+            Ok(n) => return Some((n.into_iter().map(Ok).collect(), rollups)),
             Err(e) if store.ping().await => {
                 tracing::error!(error = %e, "a batch failed with the database up; writing its payloads one by one");
                 let mut out = Vec::with_capacity(batch.len());
@@ -207,10 +214,10 @@ async fn write_with_retry(
                     // Rollups later: if rolling up is what fails (marks of earlier batches
                     // included), readings are still stored and confirmed.
                     match write(store, one, rated, zone, Rollups::Later).await {
-                        Ok(n) => out.push(Some(n[0])),
+                        Ok(n) => out.push(Ok(n[0])),
                         Err(e) => {
                             tracing::error!(error = %e, readings = s.readings.len(), "a payload cannot be stored; it is left unconfirmed");
-                            out.push(None);
+                            out.push(Err(NotStored(e.to_string())));
                         }
                     }
                 }
