@@ -18,6 +18,13 @@
 //! The province is synthetic: 2,000 stations with one gateway and 10 inverters each
 //! (20,000 devices). Each gateway publishes one payload v1 per minute of simulated time
 //! holding its 10 readings; `PVLEDGER_BENCH_MINUTES` minutes (default 10: 200,000 readings).
+//!
+//! By default the publishers flood: everything is sent as fast as the broker takes it, a
+//! county's backlog arriving at once, which overflows the receiver's backlog bound
+//! (`mqtt.max_pending_mb`) and makes it shed and reconnect (the `shed` column).
+//! `PVLEDGER_BENCH_RATE=N` offers N readings/s instead, spread evenly, to measure steady
+//! ingest: the service keeps up when the lag (last publish acknowledged to last reading
+//! committed) stays under a second and nothing is shed.
 
 #[path = "support/pg.rs"]
 mod pg;
@@ -169,8 +176,15 @@ impl Drop for Broker {
     }
 }
 
-/// Publishes everything with QoS 1 over `clients` connections; returns when all are acked.
-async fn publish(port: u16, prefix: &str, messages: Vec<(String, String)>, clients: usize) {
+/// Publishes everything with QoS 1 over `clients` connections, as fast as the broker takes
+/// it or at `rate` payloads/s in all; returns when all are acked.
+async fn publish(
+    port: u16,
+    prefix: &str,
+    messages: Vec<(String, String)>,
+    clients: usize,
+    rate: Option<f64>,
+) {
     let mut tasks = Vec::new();
     let mut chunks: Vec<Vec<(String, String)>> = vec![Vec::new(); clients];
     for (i, m) in messages.into_iter().enumerate() {
@@ -185,7 +199,19 @@ async fn publish(port: u16, prefix: &str, messages: Vec<(String, String)>, clien
             let (client, mut events) = AsyncClient::new(opts, 1_000);
             let total = chunk.len();
             tokio::spawn(async move {
+                // Paced: a tick every 10 ms sends what is due by then (ticks missed under
+                // load are caught up, so the rate offered holds).
+                let per_tick = rate.map(|r| r / clients as f64 / 100.0);
+                let mut tick = tokio::time::interval(Duration::from_millis(10));
+                let mut due = 0.0;
                 for (gateway, body) in chunk {
+                    if let Some(per_tick) = per_tick {
+                        while due < 1.0 {
+                            tick.tick().await;
+                            due += per_tick;
+                        }
+                        due -= 1.0;
+                    }
                     client
                         .publish(
                             format!("{prefix}/{gateway}/telemetry"),
@@ -301,9 +327,21 @@ struct Row {
     /// Until the hourly and daily rollups had caught up too (a backlog defers them).
     rollups_secs: f64,
     raw_rate: f64,
+    /// Readings/s offered (None: a flood).
+    offered: Option<f64>,
+    /// From the last publish acknowledged by the broker to the last reading committed.
+    lag_secs: f64,
+    /// Messages the receiver left to the broker to send again (its backlog was full).
+    shed: u64,
 }
 
-async fn bench(backend: &'static str, url: &str, ledger: &Path, minutes: usize) -> Row {
+async fn bench(
+    backend: &'static str,
+    url: &str,
+    ledger: &Path,
+    minutes: usize,
+    offered: Option<f64>,
+) -> Row {
     let broker = Broker::start();
     let prefix = format!("pvbench{}", std::process::id());
     let env = [
@@ -349,7 +387,15 @@ async fn bench(backend: &'static str, url: &str, ledger: &Path, minutes: usize) 
     let messages = payloads(minutes);
     let expected = (messages.len() * INVERTERS) as i64;
     let t = Instant::now();
-    publish(broker.port, &prefix, messages, 4).await;
+    publish(
+        broker.port,
+        &prefix,
+        messages,
+        4,
+        offered.map(|r| r / INVERTERS as f64),
+    )
+    .await;
+    let published_secs = t.elapsed().as_secs_f64();
     eprintln!("{backend}: all published and acknowledged by the broker");
     // The writer counts readings once their batch has committed: polling that costs the
     // database nothing, where a COUNT(*) of the growing table every 100 ms took a tenth
@@ -382,6 +428,7 @@ async fn bench(backend: &'static str, url: &str, ledger: &Path, minutes: usize) 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let e2e_secs = t.elapsed().as_secs_f64();
+    let shed = mqtt.shed();
     while count(&store, "rollup_pending").await + count(&store, "rollup_dirty").await > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -427,6 +474,9 @@ async fn bench(backend: &'static str, url: &str, ledger: &Path, minutes: usize) 
         e2e_secs,
         rollups_secs,
         raw_rate,
+        offered,
+        lag_secs: e2e_secs - published_secs,
+        shed,
     }
 }
 
@@ -440,11 +490,14 @@ async fn main() {
     write_ledger(tmp.path());
     // PVLEDGER_BENCH_BACKEND=postgres or sqlite runs one backend only.
     let only = std::env::var("PVLEDGER_BENCH_BACKEND").unwrap_or_default();
+    let offered: Option<f64> = std::env::var("PVLEDGER_BENCH_RATE")
+        .ok()
+        .and_then(|r| r.parse().ok());
     let mut rows = Vec::new();
     if only != "sqlite"
         && let Some(db) = pg::scratch("ingest").await
     {
-        rows.push(bench("postgres", &db.url, tmp.path(), minutes).await);
+        rows.push(bench("postgres", &db.url, tmp.path(), minutes, offered).await);
         db.drop_database().await;
     }
     if only != "postgres" {
@@ -455,6 +508,7 @@ async fn main() {
                 &format!("sqlite://{}", file.display()),
                 tmp.path(),
                 minutes,
+                offered,
             )
             .await,
         );
@@ -463,10 +517,13 @@ async fn main() {
     println!();
     // "with rollups": until the hourly and daily rollups had caught up as well.
     println!(
-        "{:<10} {:>10} {:>10} {:>14} {:>18} {:>14} {:>8}",
+        "{:<10} {:>10} {:>8} {:>10} {:>6} {:>6} {:>14} {:>18} {:>14} {:>8}",
         "backend",
         "readings",
+        "offered",
         "e2e s",
+        "lag s",
+        "shed",
         "e2e readings/s",
         "with rollups rd/s",
         "raw rows/s",
@@ -475,10 +532,13 @@ async fn main() {
     for r in rows {
         let rate = r.readings as f64 / r.e2e_secs;
         println!(
-            "{:<10} {:>10} {:>10.2} {:>14.0} {:>18.0} {:>14.0} {:>7.0}%",
+            "{:<10} {:>10} {:>8} {:>10.2} {:>6.2} {:>6} {:>14.0} {:>18.0} {:>14.0} {:>7.0}%",
             r.backend,
             r.readings,
+            r.offered.map_or("flood".to_owned(), |o| format!("{o:.0}")),
             r.e2e_secs,
+            r.lag_secs,
+            r.shed,
             rate,
             r.readings as f64 / r.rollups_secs,
             r.raw_rate,

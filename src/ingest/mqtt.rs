@@ -50,6 +50,10 @@ pub struct MqttState {
     /// Set when a message could not be committed: only a new connection makes the broker
     /// send an unacknowledged message again.
     redeliver: std::sync::atomic::AtomicBool,
+    /// The last connection the receiver closed on purpose (to be sent shed or uncommitted
+    /// messages again): the broker resends everything it had not been acknowledged on it,
+    /// so what is still waiting from it is dropped unprocessed (0: none).
+    abandoned: AtomicU64,
 }
 
 impl MqttState {
@@ -149,7 +153,13 @@ pub async fn run(
 
     let (pub_tx, pub_rx) = mpsc::unbounded_channel::<Received>();
     let (ack_tx, ack_rx) = mpsc::channel::<(Received, Outcome)>(PIPELINE);
-    let processor = tokio::spawn(process(pub_rx, ack_tx, ingest, config.topic_prefix.clone()));
+    let processor = tokio::spawn(process(
+        pub_rx,
+        ack_tx,
+        ingest,
+        config.topic_prefix.clone(),
+        state.clone(),
+    ));
     let acker = tokio::spawn(acknowledge(ack_rx, client.clone(), state.clone()));
     state.set(MqttState::CONNECTING);
     let broker = link.to_string();
@@ -283,7 +293,7 @@ async fn drive(
         // receiver reconnect in a loop.
         if state.redeliver.load(Ordering::Relaxed)
             && last_forced.is_none_or(|t| t.elapsed() >= REDELIVER_EVERY)
-            && disconnect(&client)
+            && disconnect(state, &client)
         {
             state.redeliver.store(false, Ordering::Relaxed);
             last_forced = Some(tokio::time::Instant::now());
@@ -292,7 +302,9 @@ async fn drive(
             );
             continue;
         }
-        if shed_since_connect > 0 && state.pending_bytes() <= inbox.limit / 2 && disconnect(&client)
+        if shed_since_connect > 0
+            && state.pending_bytes() <= inbox.limit / 2
+            && disconnect(state, &client)
         {
             tracing::info!(
                 shed = shed_since_connect,
@@ -310,9 +322,20 @@ async fn drive(
 /// reason to reconnect and asks again after the next event; forgetting it stranded the
 /// shed messages in the broker until some other reconnection (seen once in the ingest
 /// benchmark: 760 payloads not stored ten minutes after the flood).
-fn disconnect(client: &AsyncClient) -> bool {
+///
+/// Once asked, the connection's messages still waiting are abandoned: the broker sends them
+/// again, and processing the copies it is about to resend doubled the work. Under a flood of
+/// 1,200,000 readings (issue 7 benchmark) every reconnection had the writer commit the
+/// whole backlog as well as its resent copies, the copies overflowed the backlog again, and
+/// 120,000 messages were shed 245,126 times.
+fn disconnect(state: &MqttState, client: &AsyncClient) -> bool {
     match client.try_disconnect() {
-        Ok(()) => true,
+        Ok(()) => {
+            state
+                .abandoned
+                .store(state.epoch.load(Ordering::SeqCst), Ordering::SeqCst);
+            true
+        }
         Err(e) => {
             tracing::debug!(error = %e, "cannot queue the disconnect yet; asking again after the next event");
             false
@@ -325,8 +348,14 @@ async fn process(
     acks: mpsc::Sender<(Received, Outcome)>,
     ingest: Ingest,
     prefix: String,
+    state: Arc<MqttState>,
 ) {
     while let Some(r) = rx.recv().await {
+        // From a connection closed on purpose: the broker sends it again.
+        if r.epoch <= state.abandoned.load(Ordering::SeqCst) {
+            state.release(r.size);
+            continue;
+        }
         let p = &r.publish;
         if let Some(gateway) = status_gateway_of(&p.topic, &prefix) {
             let (done_tx, done) = oneshot::channel();
