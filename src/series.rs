@@ -135,6 +135,7 @@ impl<'a> Daylight<'a> {
         let up_steps = match first {
             // A whole day from the grid: counted once per process (crate::daylight_memo).
             Some(first) if whole == daylight_memo::STEPS_PER_DAY => {
+                // Out of self while counting, which borrows the rest of it.
                 let mut memo = std::mem::take(&mut self.memo);
                 let n = memo.up_steps(self.site, first, || {
                     self.count_up_steps(start, Some(first), whole)
