@@ -177,7 +177,7 @@ pub fn parse(bytes: &[u8], expected_gateway: &str, now: DateTime<Utc>) -> Parsed
                     .get("device")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
-                raw: item.to_string(),
+                raw: unmarked(item.to_string()),
             }),
         }
     }
@@ -214,6 +214,7 @@ fn parse_reading(
     let obj = item
         .as_object()
         .ok_or((RejectReason::Unparseable, "not an object".into()))?;
+    overflowing_value(obj)?;
     let device = match obj.get("device") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => {
@@ -317,21 +318,62 @@ fn quote_overflowing_numbers(json: &[u8]) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
+/// Refuses a reading with a number [`quote_overflowing_numbers`] marked, whatever its field:
+/// a measured value's range, or a field that takes a number at all (`ts`, `fault_code`),
+/// which must not read the marked text as its value.
+fn overflowing_value(obj: &Map<String, Value>) -> Result<(), (RejectReason, String)> {
+    let Some((name, number)) = obj.iter().find_map(|(name, v)| {
+        v.as_str()
+            .and_then(|s| s.strip_prefix(OVERFLOW_MARK))
+            .map(|number| (name, number))
+    }) else {
+        return Ok(());
+    };
+    let device = match obj.get("device").and_then(Value::as_str) {
+        Some(d) if !d.starts_with(OVERFLOW_MARK) => format!("device {d}: "),
+        _ => String::new(),
+    };
+    Err(match FIELDS.iter().find(|(field, ..)| field == name) {
+        Some((_, min, max)) => (
+            RejectReason::ImpossibleValue,
+            format!("{device}{name} = {number} is outside [{min}, {max}]"),
+        ),
+        None => (
+            RejectReason::BadField,
+            format!("{device}{name} = {number} is beyond the range of a number"),
+        ),
+    })
+}
+
+/// A reading as received: a marked number (see [`quote_overflowing_numbers`]) as it was sent.
+fn unmarked(raw: String) -> String {
+    let marked = format!(
+        "\"{}",
+        std::str::from_utf8(OVERFLOW_MARK_JSON).unwrap_or_default()
+    );
+    if !raw.contains(&marked) {
+        return raw;
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw.as_str();
+    while let Some(at) = rest.find(&marked) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + marked.len()..];
+        // The number has no quote in it: the next one closes the marked string.
+        let end = after.find('"').unwrap_or(after.len());
+        out.push_str(&after[..end]);
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
+}
+
 fn values(obj: &Map<String, Value>) -> Result<Reading, (RejectReason, String)> {
     let mut r = Reading::default();
     for (name, min, max) in FIELDS {
         let value = match obj.get(*name) {
             None | Some(Value::Null) => continue,
             Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
-            Some(Value::String(s)) if s.starts_with(OVERFLOW_MARK) => {
-                return Err((
-                    RejectReason::ImpossibleValue,
-                    format!(
-                        "{name} = {} is outside [{min}, {max}]",
-                        &s[OVERFLOW_MARK.len()..]
-                    ),
-                ));
-            }
             Some(other) => {
                 return Err((
                     RejectReason::BadField,
@@ -445,6 +487,23 @@ mod tests {
                     "readings[1]: device INV-002: ac_power_w = -12e999 is outside [-50000, 100000000]"
                 ),
             ]
+        );
+        // Stored as sent; a field other than a measured value is refused too, not read as text.
+        assert!(
+            p.refusals[0].raw.contains(r#""ac_power_w":1e400"#),
+            "{}",
+            p.refusals[0].raw
+        );
+        let odd = parse(
+            br#"{"gateway":"GW-001","readings":[{"device":"INV-001","ts":"2026-06-01T10:00:00+08:00","fault_code":-1e999}]}"#,
+            "GW-001",
+            now(),
+        );
+        assert!(odd.readings.is_empty());
+        assert_eq!(odd.refusals[0].reason, RejectReason::BadField);
+        assert_eq!(
+            odd.refusals[0].detail,
+            "readings[0]: device INV-001: fault_code = -1e999 is beyond the range of a number"
         );
         // Text that only looks like such a number is left alone; broken JSON stays refused whole.
         assert_eq!(
