@@ -18,8 +18,8 @@
 //! pipeline waits for acks that it alone can send, a deadlock (found by the ingest
 //! benchmark: a 20,000-message flood stopped after about 1,400). Instead, received
 //! messages wait in memory up to `mqtt.max_pending_mb`; beyond that a message is shed:
-//! not acknowledged, so the broker keeps it, and once the backlog is down to an eighth the receiver
-//! reconnects and the broker delivers the shed messages again. Nothing is lost and memory
+//! not acknowledged, so the broker keeps it, and once the backlog is down to an eighth the
+//! receiver reconnects and the broker delivers the shed messages again. Nothing is lost and memory
 //! stays bounded even when the broker pushes a whole county's backlog at once.
 
 use std::sync::Arc;
@@ -31,11 +31,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{Ingest, NotStored, PayloadOutcome};
+use crate::config::MqttConfig;
+use crate::mqtt_tls::Link;
 
 /// A message's outcome: committed, refused by the database, or never answered (stopping).
 type Outcome = oneshot::Receiver<Result<PayloadOutcome, NotStored>>;
-use crate::config::MqttConfig;
-use crate::mqtt_tls::Link;
 
 /// The receiver's connection state and backlog, for /readyz and /metrics.
 #[derive(Debug, Default)]
@@ -405,9 +405,9 @@ async fn acknowledge(
     while let Some((received, done)) = rx.recv().await {
         let committed = matches!(done.await, Ok(Ok(_)));
         state.release(received.size);
-        // No outcome means the writer could not commit this message: do not ack it, so
-        // that the broker delivers it again to the next session. A message from an
-        // earlier connection is not acked either: the broker has sent it again.
+        // Refused by the database, or no outcome: the writer could not commit this message,
+        // so it is not acked and the broker delivers it again to the next session. A message
+        // from an earlier connection is not acked either: the broker has sent it again.
         if !committed {
             state.redeliver.store(true, Ordering::Relaxed);
             continue;

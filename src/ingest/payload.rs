@@ -127,13 +127,18 @@ pub fn parse(bytes: &[u8], expected_gateway: &str, now: DateTime<Utc>) -> Parsed
     // RFC 8259 §8.1 lets a parser ignore it, and a gateway script saved that way should not
     // lose every reading it sends.
     let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // Set when numbers beyond f64 were marked: only then can a reading hold one.
+    let mut marked = false;
     let value: Value = match serde_json::from_slice(json) {
         Ok(v) => v,
         // serde_json refuses a whole document for one number beyond f64 (`1e400`), which is
         // one reading's impossible value: such numbers are marked and read again, so that
         // only their readings are refused.
         Err(e) => match quote_overflowing_numbers(json).map(|j| serde_json::from_slice(&j)) {
-            Some(Ok(v)) => v,
+            Some(Ok(v)) => {
+                marked = true;
+                v
+            }
             _ => return whole(RejectReason::Unparseable, format!("not JSON: {e}")),
         },
     };
@@ -168,7 +173,7 @@ pub fn parse(bytes: &[u8], expected_gateway: &str, now: DateTime<Utc>) -> Parsed
         ..Default::default()
     };
     for (i, item) in items.iter().enumerate() {
-        match parse_reading(item, now) {
+        match parse_reading(item, marked, now) {
             Ok(r) => out.readings.push(r),
             Err((reason, detail)) => out.refusals.push(Refusal {
                 reason,
@@ -209,12 +214,15 @@ pub fn storable_text(text: &str) -> String {
 
 fn parse_reading(
     item: &Value,
+    marked: bool,
     now: DateTime<Utc>,
 ) -> Result<ParsedReading, (RejectReason, String)> {
     let obj = item
         .as_object()
         .ok_or((RejectReason::Unparseable, "not an object".into()))?;
-    overflowing_value(obj)?;
+    if marked {
+        overflowing_value(obj)?;
+    }
     let device = match obj.get("device") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => {
