@@ -21,7 +21,8 @@
 //! - [`profile`]: vendor register maps (Huawei, Sungrow, Growatt, GoodWe) as TOML data in
 //!   `config/profiles/`, with the shipped ones compiled in.
 //! - [`target`]: what to poll ([`PollTarget`]), also built from the ledger's devices.
-//! - [`link`]: one connection, every call under a timeout; [`device`]: one device's poll
+//! - [`link`]: one connection, every call under a timeout (`eof_watch` tells it when the
+//!   device closed the connection); [`device`]: one device's poll
 //!   (SunSpec discovery or profile), [`health`]: blocks disabled after repeated 0x02.
 //! - [`poller`]: [`spawn_pollers`], one task per `host:port`; [`backoff`]: retry delays.
 //! - [`lease`] (pure) / [`lease_keeper`]: several service processes on one database divide
@@ -49,6 +50,7 @@ pub mod words;
 
 // I/O: connections, pollers, the probe command, the simulator.
 pub mod device;
+mod eof_watch;
 pub mod lease_keeper;
 pub mod link;
 pub mod poller;
