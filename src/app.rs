@@ -75,6 +75,7 @@ impl Application {
             modbus_units_held: Arc::default(),
             ledger: Arc::default(),
             tokens: Arc::default(),
+            daylight: Arc::default(),
         };
         let (receiver, broker) = receiver_config(&state)?;
         let polled = if state.config.modbus.enabled {
@@ -169,6 +170,7 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let daylight = tokio::spawn(count_daylight_ahead(state.clone(), shutdown.clone()));
         tracing::info!(%addr, "serving HTTP");
         let served = axum::serve(
             listener,
@@ -187,12 +189,38 @@ impl Application {
         for task in alerts {
             let _ = task.await;
         }
+        let _ = daylight.await;
         // Every Ingest handle is gone now: the writer drains its queue and exits.
         let _ = writer.await;
         store.close().await;
         tracing::info!("stopped");
         served
     }
+}
+
+/// Counts each station's daylight of the last year before its first chart asks for it
+/// (see [`crate::daylight_warmup`]); stops at shutdown.
+async fn count_daylight_ahead(state: AppState, shutdown: CancellationToken) {
+    let ledger = match state.ledger.get(&state.store).await {
+        Ok(ledger) => ledger,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the ledger to count daylight ahead; charts count it on first view");
+            state
+                .daylight
+                .done
+                .store(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+    };
+    let sites = ledger.stations().iter().filter_map(|s| s.site()).collect();
+    crate::daylight_warmup::run(
+        sites,
+        state.today(),
+        state.config.time.zone,
+        shutdown,
+        state.daylight.clone(),
+    )
+    .await;
 }
 
 /// Starts the alert evaluator and one task per notification channel (none when

@@ -18,10 +18,10 @@ use crate::solar::position::Site;
 /// Steps in a whole day.
 pub const STEPS_PER_DAY: i64 = 288;
 /// Days per block of the table: a block is one allocation of 128 bytes.
-const BLOCK_DAYS: i64 = 64;
+pub const BLOCK_DAYS: i64 = 64;
 /// Blocks kept at most (about 150 bytes each with the map's own): 9 MB, two years of a
 /// province. Past it the table starts again empty.
-const MAX_BLOCKS: usize = 60_000;
+pub const MAX_BLOCKS: usize = 60_000;
 /// A day not counted yet (a count is at most 288).
 const UNKNOWN: u16 = u16::MAX;
 

@@ -36,6 +36,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod daylight_memo;
+pub mod daylight_warmup;
 pub mod demo;
 pub mod ephemeris_grid;
 pub mod gateway;

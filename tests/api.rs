@@ -394,7 +394,32 @@ async fn a_token_revoked_or_a_user_changed_elsewhere_counts_at_once(db: TestDb) 
     assert_eq!(status(client, "/api/v1/stations").await, 401, "disabled");
 }
 
+/// At start the service counts each located station's daylight of the last year, so the
+/// first energy chart after a restart is as quick as the next (the counts themselves are
+/// unit-tested in `daylight_warmup`); /metrics shows the progress.
+async fn the_daylight_of_every_located_station_is_counted_at_start(db: TestDb) {
+    let app = loaded(&db).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = common::metrics::metrics_of(&app.base).await;
+        if common::metrics::metric(&text, "pvledger_daylight_counting_done") == 1.0 {
+            // The example county: 11 stations, every one with coordinates.
+            assert_eq!(
+                common::metrics::metric(&text, "pvledger_daylight_stations_counted"),
+                11.0
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "counting never finished:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 both_backends!(
+    the_daylight_of_every_located_station_is_counted_at_start,
     health_and_readiness_answer,
     villages_are_listed_and_filtered_by_area,
     stations_are_listed_with_exact_decimals_and_filtered,

@@ -26,6 +26,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ingest(&mut e, &state);
     mqtt(&mut e, &state);
     modbus(&mut e, &state);
+    daylight(&mut e, &state);
     // A database that does not answer must not hide the rest: the figure is left out and
     // pvledger_metrics_database_up says why.
     let alerts = dispatch!(&state.store, alerts::unresolved_counts());
@@ -125,6 +126,31 @@ fn ingest(e: &mut Exposition, state: &AppState) {
         "Time to commit one writer batch with its rollups, retries included.",
     )
     .histogram("pvledger_ingest_batch_seconds", &[], &stats.batch_latency());
+}
+
+fn daylight(e: &mut Exposition, state: &AppState) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let progress = &state.daylight;
+    e.family(
+        "pvledger_daylight_stations_counted",
+        Kind::Gauge,
+        "Stations whose last year of daylight is counted ahead for the energy charts.",
+    )
+    .sample(
+        "pvledger_daylight_stations_counted",
+        &[],
+        progress.stations.load(Relaxed) as f64,
+    )
+    .family(
+        "pvledger_daylight_counting_done",
+        Kind::Gauge,
+        "1 once counting daylight ahead at start has finished.",
+    )
+    .sample(
+        "pvledger_daylight_counting_done",
+        &[],
+        progress.done.load(Relaxed) as f64,
+    );
 }
 
 fn mqtt(e: &mut Exposition, state: &AppState) {

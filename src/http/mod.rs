@@ -45,6 +45,8 @@ pub struct AppState {
     pub ledger: Arc<crate::ledger::cache::LedgerCache>,
     /// Callers of API tokens, kept while accounts do not change.
     pub tokens: Arc<crate::auth::token_cache::TokenCache>,
+    /// How far counting each station's daylight at start has got (for /metrics).
+    pub daylight: Arc<crate::daylight_warmup::Progress>,
 }
 
 impl AppState {

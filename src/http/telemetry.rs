@@ -12,7 +12,6 @@ use crate::auth::accounts::Caller;
 use crate::ingest::recompute::day_bounds;
 use crate::ledger::model::{Device, DeviceKind, Station};
 use crate::series::{self, EnergyPoint, Interval, PowerPoint};
-use crate::solar::position::Site;
 use crate::store::telemetry::ReadingRow;
 use crate::store::{Ts, Versions, dispatch};
 
@@ -157,10 +156,7 @@ pub async fn energy(
             .any(|d| d.id == id && d.kind == DeviceKind::Meter)
     };
     // Completeness: inverter readings expected while the sun is up at the station.
-    let site = station
-        .latitude
-        .zip(station.longitude)
-        .and_then(|(lat, lon)| Site::new(lat, lon).ok());
+    let site = station.site();
     let inverters = counted
         .iter()
         .filter(|d| d.kind == DeviceKind::Inverter)

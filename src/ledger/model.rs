@@ -147,6 +147,13 @@ impl Station {
             om_phone: None,
         }
     }
+
+    /// Where the sun is reckoned for this station (its coordinates; sea level), if it has
+    /// valid ones. Every daylight count uses this one site, so the memo's entries match.
+    pub fn site(&self) -> Option<crate::solar::position::Site> {
+        let (lat, lon) = self.latitude.zip(self.longitude)?;
+        crate::solar::position::Site::new(lat, lon).ok()
+    }
 }
 
 /// A station's tariff from `valid_from` on (元/kWh, tax included).

@@ -80,6 +80,11 @@ impl Snapshot {
         self.areas.get(code)
     }
 
+    /// Every station, ordered by code.
+    pub fn stations(&self) -> &[Station] {
+        &self.stations
+    }
+
     pub fn station(&self, code: &str) -> Option<&Station> {
         self.station_at.get(code).map(|&i| &self.stations[i])
     }
