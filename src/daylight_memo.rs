@@ -19,9 +19,10 @@ use crate::solar::position::Site;
 pub const STEPS_PER_DAY: i64 = 288;
 /// Days per block of the table: a block is one allocation of 128 bytes.
 pub const BLOCK_DAYS: i64 = 64;
-/// Blocks kept at most (about 150 bytes each with the map's own): 9 MB, two years of a
-/// province. Past it the table starts again empty.
-pub const MAX_BLOCKS: usize = 60_000;
+/// Blocks kept at most (about 150 bytes each with the map's own): 18 MB, about three years
+/// of a province's 6,000 stations, half of it filled at start (crate::daylight_warmup).
+/// Past it the table starts again empty.
+pub const MAX_BLOCKS: usize = 120_000;
 /// A day not counted yet (a count is at most 288).
 const UNKNOWN: u16 = u16::MAX;
 

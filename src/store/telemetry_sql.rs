@@ -347,23 +347,6 @@ pub async fn hourly<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, device_ids:
     q.build_query_as().fetch_all(ex).await
 }
 
-/// Daily rows of some devices for days in [from, to].
-pub async fn daily<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, device_ids: &[i64], from: NaiveDate, to: NaiveDate) -> Result<Vec<DailyRow>, sqlx::Error> {
-    if device_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut q: QueryBuilder<Db> = QueryBuilder::new(
-        "SELECT device_id, day, energy_kwh, samples FROM energy_daily WHERE day >= ",
-    );
-    q.push_bind(from).push(" AND day <= ").push_bind(to).push(" AND device_id IN (");
-    let mut list = q.separated(", ");
-    for id in device_ids {
-        list.push_bind(*id);
-    }
-    q.push(") ORDER BY day, device_id");
-    q.build_query_as().fetch_all(ex).await
-}
-
 const READING_COLUMNS: &str = "device_id, ts, received_at, ac_power_w, dc_power_w, energy_total_kwh, export_energy_kwh, \
     grid_voltage_v, frequency_hz, temperature_c, irradiance_poa_wm2, module_temp_c, ambient_temp_c, status, fault_code, quality";
 
