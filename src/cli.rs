@@ -475,6 +475,8 @@ pub async fn announce_first_admin(store: &Store) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Before the database is opened: a missing TLS file stops start-up with nothing changed.
+    config.check_mqtt_files()?;
     let app = Application::build(config).await?;
     announce_first_admin(app.store()).await?;
     app::cancel_on_signal(app.shutdown_token());

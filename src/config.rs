@@ -33,6 +33,9 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub log: LogConfig,
     pub report: ReportConfig,
+    /// Where each key's value came from, to name it in errors found after loading.
+    #[serde(skip)]
+    origins: Origins,
 }
 
 /// Efficacy assessment (成效评估) thresholds, DOMAIN.md §3: no official national figures
@@ -393,23 +396,44 @@ impl Config {
             origins.insert(key, format!("environment variable {name}"));
         }
 
-        let config = deserialize(merged, &origins)?;
-        config.validate(&origins)?;
+        let mut config = deserialize(merged, &origins)?;
+        config.origins = origins;
+        config.validate()?;
         Ok(config)
     }
 
-    /// Checks that go beyond types: values that parse but cannot work.
-    fn validate(&self, origins: &Origins) -> Result<(), ConfigError> {
-        let invalid = |key: &str, message: String| ConfigError::Invalid {
+    /// Reads the MQTT TLS files (CA, client certificate and key) of an `mqtts://` broker URL
+    /// and checks them: what `serve` needs before it starts, named by key and origin when
+    /// one is missing or bad. Loading does not read them, so that commands that never talk
+    /// to the broker (an import, a settlement) run where the files are not readable.
+    pub fn check_mqtt_files(&self) -> Result<(), ConfigError> {
+        if self.mqtt.url.is_empty() {
+            return Ok(());
+        }
+        self.mqtt
+            .link()
+            .map(drop)
+            .map_err(|(key, e)| self.invalid(&key, e.message))
+    }
+
+    /// An error for `key`, naming where its value came from.
+    fn invalid(&self, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
             key: key.to_owned(),
             // A key inside an array (alerts.channels[0].url) comes from where the array did.
-            origin: origins
+            origin: self
+                .origins
                 .get(key)
-                .or_else(|| origins.get(key.split('[').next().unwrap_or(key)))
+                .or_else(|| self.origins.get(key.split('[').next().unwrap_or(key)))
                 .cloned()
                 .unwrap_or_default(),
             message,
-        };
+        }
+    }
+
+    /// Checks that go beyond types: values that parse but cannot work.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| self.invalid(key, message);
         let url = &self.database.url;
         if crate::store::Backend::from_url(url).is_none() {
             return Err(invalid(
@@ -437,9 +461,9 @@ impl Config {
             if let Err(e) = self.mqtt.tls_files().check(false) {
                 return Err(invalid(&format!("mqtt.{}", e.key.name()), e.message));
             }
-        } else if let Err((key, e)) = self.mqtt.link() {
-            // Reads the TLS files now, so that a missing or bad one stops start-up here.
-            return Err(invalid(&key, e.message));
+        } else if let Err(e) = crate::mqtt_tls::Link::check(&self.mqtt.url, self.mqtt.tls_files()) {
+            // The files themselves are read by the commands that connect (check_mqtt_files).
+            return Err(invalid(&format!("mqtt.{}", e.key.name()), e.message));
         }
         if self.mqtt.shared_group.contains(['+', '#', '/']) {
             return Err(invalid(
@@ -813,15 +837,16 @@ mod tests {
 
     #[test]
     fn a_missing_mqtt_ca_file_names_the_key_its_source_and_the_path() {
-        let err = Config::load_from(
+        // Loading reads no file: a command that never connects to the broker still runs.
+        let config = Config::load_from(
             None,
             env(&[
                 ("PVLEDGER__MQTT__URL", "mqtts://broker.example.cn"),
                 ("PVLEDGER__MQTT__CA_FILE", "/nonexistent/ca.pem"),
             ]),
         )
-        .unwrap_err()
-        .to_string();
+        .unwrap();
+        let err = config.check_mqtt_files().unwrap_err().to_string();
         assert!(err.contains("`mqtt.ca_file`"), "{err}");
         assert!(err.contains("PVLEDGER__MQTT__CA_FILE"), "{err}");
         assert!(err.contains("cannot read /nonexistent/ca.pem"), "{err}");

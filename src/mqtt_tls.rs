@@ -207,8 +207,13 @@ pub struct Link {
 }
 
 impl Link {
-    /// Parses `url` and, for `mqtts://`, reads and checks the files of `files`.
-    pub fn open(url: &str, files: TlsFiles<'_>) -> Result<Link, TlsError> {
+    /// Checks `url` and which files `files` names for it, reading none of them: what every
+    /// command can check, where only the service and the gateway need the files.
+    pub fn check(url: &str, files: TlsFiles<'_>) -> Result<(), TlsError> {
+        Self::parse(url, files).map(drop)
+    }
+
+    fn parse(url: &str, files: TlsFiles<'_>) -> Result<BrokerUrl, TlsError> {
         let parsed = BrokerUrl::parse(url).ok_or_else(|| {
             problem(
                 TlsKey::Url,
@@ -216,6 +221,12 @@ impl Link {
             )
         })?;
         files.check(parsed.tls)?;
+        Ok(parsed)
+    }
+
+    /// Parses `url` and, for `mqtts://`, reads and checks the files of `files`.
+    pub fn open(url: &str, files: TlsFiles<'_>) -> Result<Link, TlsError> {
+        let parsed = Self::parse(url, files)?;
         let tls = if parsed.tls {
             Some(Arc::new(load_client_config(files)?))
         } else {

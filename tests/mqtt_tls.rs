@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{ChildGuard, TestApp, TestDb, eventually, example_dir, example_secret, unique};
+use common::mosquitto::Mosquitto;
+use common::{TestApp, TestDb, eventually, example_dir, example_secret, unique};
 use pvledger::gateway::{Gateway, GatewayConfig};
 use pvledger::ledger::import_dir;
 use pvledger::modbus::sim_image::sunspec_image;
@@ -114,67 +115,26 @@ fn make_leaf(
     (cert.pem(), key.serialize_pem())
 }
 
-/// A private Mosquitto with one TLS listener on a free port, killed when dropped.
+/// A private Mosquitto ([`Mosquitto`]) with one TLS listener, killed when dropped.
 struct TlsBroker {
     port: u16,
-    _child: ChildGuard,
-    _dir: tempfile::TempDir,
+    _broker: Mosquitto,
 }
 
 impl TlsBroker {
     fn start(pki: &Pki, require_certificate: bool) -> TlsBroker {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
+        let broker = Mosquitto::start(|_| {
             format!(
-                "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {require_certificate}\nallow_anonymous true\npersistence false\n",
+                "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {require_certificate}\nallow_anonymous true\npersistence false\n",
                 pki.path("ca.pem"),
                 pki.path("server.pem"),
                 pki.path("server.key"),
-            ),
-        )
-        .unwrap();
-        let log = dir.path().join("mosquitto.log");
-        let binary = if Path::new("/usr/sbin/mosquitto").exists() {
-            "/usr/sbin/mosquitto"
-        } else {
-            "mosquitto"
-        };
-        let mut child = ChildGuard(
-            Command::new(binary)
-                .arg("-c")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .expect("the mosquitto binary"),
-        );
-        for _ in 0..50 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return TlsBroker {
-                    port,
-                    _child: child,
-                    _dir: dir,
-                };
-            }
-            if let Ok(Some(status)) = child.0.try_wait() {
-                panic!(
-                    "mosquitto exited ({status}): {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            )
+        });
+        TlsBroker {
+            port: broker.port,
+            _broker: broker,
         }
-        panic!(
-            "mosquitto did not listen on {port}: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
     }
 
     fn url(&self) -> String {
@@ -669,6 +629,25 @@ fn a_missing_ca_file_stops_the_service_at_start_up_naming_the_key_and_the_path()
         !dir.path().join("x.sqlite").exists(),
         "stopped before opening the database"
     );
+}
+
+/// Only the commands that talk to the broker read its TLS files: a migration (or an import,
+/// a settlement) runs where they are missing or not readable by the operator.
+#[test]
+fn a_command_that_never_connects_runs_without_the_tls_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = exit_and_stderr(
+        pvledger_binary()
+            .arg("migrate")
+            .env(
+                "PVLEDGER__DATABASE__URL",
+                format!("sqlite://{}", dir.path().join("x.sqlite").display()),
+            )
+            .env("PVLEDGER__MQTT__URL", "mqtts://127.0.0.1:8883")
+            .env("PVLEDGER__MQTT__CA_FILE", "/nonexistent/pvledger/ca.pem"),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(dir.path().join("x.sqlite").exists(), "migrated");
 }
 
 #[test]
