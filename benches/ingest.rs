@@ -26,6 +26,10 @@
 //! ingest: the service keeps up when the lag (last publish acknowledged to last reading
 //! committed) stays under a second and nothing is shed.
 
+// The tests' private broker; the bench needs only its start and port.
+#[allow(dead_code)]
+#[path = "../tests/common/mosquitto.rs"]
+mod mosquitto;
 #[path = "support/pg.rs"]
 mod pg;
 
@@ -34,6 +38,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
+use mosquitto::Mosquitto;
 use pvledger::app::Application;
 use pvledger::config::Config;
 use pvledger::store::Store;
@@ -125,55 +130,12 @@ async fn count(store: &Store, table: &str) -> i64 {
     }
 }
 
-/// A private Mosquitto on a free port, with no queue limit; stopped when dropped.
-struct Broker {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Broker {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 100\n"
-            ),
-        )
-        .unwrap();
-        let child = std::process::Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("the mosquitto binary");
-        for _ in 0..50 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Broker {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A private Mosquitto with no queue limit, stopped when dropped.
+fn start_broker() -> Mosquitto {
+    Mosquitto::start(|_| {
+        "allow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 100\n"
+            .to_owned()
+    })
 }
 
 /// Publishes everything with QoS 1 over `clients` connections, as fast as the broker takes
@@ -342,7 +304,7 @@ async fn bench(
     minutes: usize,
     offered: Option<f64>,
 ) -> Row {
-    let broker = Broker::start();
+    let broker = start_broker();
     let prefix = format!("pvbench{}", std::process::id());
     let env = [
         ("PVLEDGER__DATABASE__URL", url.to_owned()),

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::broker::{PrivateBroker, publish_all, stored, telemetry_payloads};
+use common::broker::{durable, publish_all, stored, telemetry_payloads};
 use common::metrics::{metric, metrics_of};
 use common::private_pg::PrivatePg;
 use common::{TestApp, TestDb, eventually, example_dir, test_config, unique};
@@ -35,7 +35,7 @@ async fn a_flood_beyond_the_backlog_bound_is_shed_and_sent_again(db: TestDb) {
     import_dir(&db.store, &example_dir(), "test", false)
         .await
         .unwrap();
-    let broker = PrivateBroker::start();
+    let broker = durable();
     let prefix = unique("pvflood");
     let app = TestApp::spawn_with(&db, |c| {
         c.mqtt.url = broker.url();
@@ -77,7 +77,7 @@ async fn a_broker_restart_during_ingest_loses_nothing(db: TestDb) {
     import_dir(&db.store, &example_dir(), "test", false)
         .await
         .unwrap();
-    let mut broker = PrivateBroker::start();
+    let mut broker = durable();
     let prefix = unique("pvrestart");
     let app = TestApp::spawn_with(&db, |c| {
         c.mqtt.url = broker.url();
@@ -131,7 +131,7 @@ both_backends!(
 #[tokio::test]
 async fn a_postgres_restart_during_ingest_pauses_ingest_and_loses_nothing() {
     let pg = PrivatePg::start();
-    let broker = PrivateBroker::start();
+    let broker = durable();
     let prefix = unique("pvpgdown");
     let mut config = test_config(&pg.url());
     config.mqtt.url = broker.url();

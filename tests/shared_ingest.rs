@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::broker::{PrivateBroker, publish_all, stored, telemetry_payloads};
+use common::broker::{PrivateBroker, durable, publish_all, stored, telemetry_payloads};
 use common::metrics::sample;
 use common::{ChildGuard, TestDb, eventually, example_dir, unique};
 use pvledger::ledger::import_dir;
@@ -80,7 +80,7 @@ async fn three_processes_share_ingest_and_a_killed_one_loses_nothing() {
     import_dir(&db.store, &example_dir(), "test", false)
         .await
         .unwrap();
-    let broker = PrivateBroker::start();
+    let broker = durable();
     let prefix = unique("pvshare");
     let dir = tempfile::tempdir().unwrap();
     let mut nodes: Vec<Node> = ["a", "b", "c"]

@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod metrics;
+pub mod mosquitto;
 pub mod private_pg;
 pub mod web;
 pub mod webdriver;
