@@ -247,44 +247,87 @@ fn completeness(samples: f64, expected: f64) -> Option<f64> {
 }
 
 /// Groups daily rows into days or months; `expected(day)` is the inverter readings
-/// expected that day for the whole station.
+/// expected that day for the whole station. Rows come by day (`telemetry::daily`), so
+/// periods are built in one pass, in order; rows in another order are sorted first.
 pub fn by_day_or_month(
     rows: &[EnergyRow<NaiveDate>],
     monthly: bool,
     mut expected: impl FnMut(NaiveDate) -> f64,
 ) -> Vec<EnergyPoint> {
-    // Keyed by the period's first day; named only once per period, at the end.
-    let mut out: BTreeMap<NaiveDate, (f64, Option<f64>, f64, f64)> = BTreeMap::new();
-    let mut days_seen: std::collections::BTreeSet<NaiveDate> = Default::default();
+    let sorted;
+    let rows = if rows.is_sorted_by_key(|r| r.0) {
+        rows
+    } else {
+        sorted = {
+            let mut copy = rows.to_vec();
+            copy.sort_by_key(|r| r.0);
+            copy
+        };
+        &sorted
+    };
+    // (period's first day, inverter kWh, meter kWh, readings, expected), named at the end.
+    let mut out: Vec<(NaiveDate, f64, Option<f64>, f64, f64)> = Vec::new();
+    let mut last_day = None;
     for (day, meter, kwh, samples) in rows {
         let key = if monthly {
             day.with_day(1).unwrap_or(*day)
         } else {
             *day
         };
-        let e = out.entry(key).or_default();
-        if *meter {
-            *e.1.get_or_insert(0.0) += kwh;
-        } else {
-            e.0 += kwh;
-            e.2 += f64::from(*samples);
+        if out.last().is_none_or(|p| p.0 != key) {
+            out.push((key, 0.0, None, 0.0, 0.0));
         }
-        if days_seen.insert(*day) {
-            e.3 += expected(*day);
+        let e = out.last_mut().expect("just pushed");
+        if *meter {
+            *e.2.get_or_insert(0.0) += kwh;
+        } else {
+            e.1 += kwh;
+            e.3 += f64::from(*samples);
+        }
+        if last_day != Some(*day) {
+            last_day = Some(*day);
+            e.4 += expected(*day);
         }
     }
     out.into_iter()
-        .map(|(first, (e, x, n, exp))| EnergyPoint {
+        .map(|(first, e, x, n, exp)| EnergyPoint {
             period: if monthly {
                 format!("{:04}-{:02}", first.year(), first.month())
             } else {
-                first.to_string()
+                iso_date(first)
             },
             energy_kwh: round_wh(e),
             export_kwh: x.map(round_wh),
             completeness: completeness(n, exp),
         })
         .collect()
+}
+
+/// `YYYY-MM-DD`, as `NaiveDate`'s Display writes it for years 0 to 9999, without the
+/// formatting machinery (a year of days names 365 of them per request).
+fn iso_date(day: NaiveDate) -> String {
+    let (y, m, d) = (day.year(), day.month(), day.day());
+    if !(0..=9999).contains(&y) {
+        return day.to_string();
+    }
+    let y = y as u32;
+    let digit = |n: u32| char::from(b'0' + n as u8);
+    let mut out = String::with_capacity(10);
+    for c in [
+        digit(y / 1000),
+        digit(y / 100 % 10),
+        digit(y / 10 % 10),
+        digit(y % 10),
+        '-',
+        digit(m / 10),
+        digit(m % 10),
+        '-',
+        digit(d / 10),
+        digit(d % 10),
+    ] {
+        out.push(c);
+    }
+    out
 }
 
 /// Groups hourly rows by hour; `expected(hour)` as for [`by_day_or_month`].
@@ -421,6 +464,49 @@ mod tests {
         let step = step_for(t(0), t(365 * 24 * 60));
         assert!((365 * 24 * 60) / step.num_minutes() <= MAX_POINTS);
         assert_eq!(step_for(t(0), t(60)), Duration::minutes(1));
+    }
+
+    #[test]
+    fn dates_are_named_as_display_names_them() {
+        for day in [
+            NaiveDate::from_ymd_opt(2026, 1, 9).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+            NaiveDate::from_ymd_opt(999, 10, 1).unwrap(),
+            NaiveDate::from_ymd_opt(-3, 2, 1).unwrap(),
+            NaiveDate::from_ymd_opt(12_345, 6, 7).unwrap(),
+        ] {
+            assert_eq!(iso_date(day), day.to_string());
+        }
+    }
+
+    #[test]
+    fn days_in_any_order_group_as_sorted_ones() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let sorted = [
+            (d("2026-05-31"), false, 100.0, 500),
+            (d("2026-05-31"), true, 90.0, 1440),
+            (d("2026-06-01"), false, 200.0, 600),
+            (d("2026-06-02"), false, 50.0, 300),
+        ];
+        let shuffled = [sorted[3], sorted[1], sorted[2], sorted[0]];
+        for monthly in [false, true] {
+            let expected_days = std::cell::RefCell::new(Vec::new());
+            let mut count = |day| {
+                expected_days.borrow_mut().push(day);
+                600.0
+            };
+            let a = by_day_or_month(&sorted, monthly, &mut count);
+            let b = by_day_or_month(&shuffled, monthly, &mut count);
+            assert_eq!(a, b);
+            // Each day's expected readings are counted once per call.
+            assert_eq!(expected_days.borrow().len(), 6);
+        }
+        let days = by_day_or_month(&shuffled, false, |_| 600.0);
+        assert_eq!(days.len(), 3);
+        assert_eq!(days[0].period, "2026-05-31");
+        assert_eq!(days[0].energy_kwh, 100.0);
+        assert_eq!(days[0].export_kwh, Some(90.0));
+        assert_eq!(days[0].completeness, Some(0.833));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 pub mod session;
 mod settlement;
+mod sized_json;
 mod telemetry;
 
 use std::sync::Arc;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
+use super::sized_json::SizedJson;
 use crate::auth::Permission;
 use crate::auth::accounts::Caller;
 use crate::ingest::recompute::day_bounds;
@@ -140,12 +141,17 @@ pub async fn energy(
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(r): Query<Range>,
-) -> Result<Json<EnergySeries>, ApiError> {
+) -> Result<SizedJson<EnergySeries>, ApiError> {
     caller.require(Permission::ViewTelemetry)?;
     let interval = r.interval.unwrap_or(Interval::Day);
     let (from, to) = range(&state, &r, if interval == Interval::Hour { 1 } else { 30 })?;
-    let (station, devices) = station_and_devices(&state, versions, &code).await?;
-    let counted: Vec<&Device> = devices
+    // Borrowed from the ledger's snapshot: a year of energy is asked for all day long.
+    let ledger = state.ledger.at(&state.store, versions.ledger).await?;
+    let station = ledger
+        .station(&code)
+        .ok_or_else(|| ApiError::not_found("station", &code))?;
+    let counted: Vec<&Device> = ledger
+        .devices_of(&code)
         .iter()
         .filter(|d| d.kind != DeviceKind::Weather)
         .collect();
@@ -186,6 +192,7 @@ pub async fn energy(
                 .with_timezone(&zone)
                 .date_naive();
             let rows = dispatch!(&state.store, telemetry::daily(&ids, first, last))?;
+            let mut next_start = None;
             series::by_day_or_month(
                 &rows
                     .iter()
@@ -193,17 +200,29 @@ pub async fn energy(
                     .collect::<Vec<_>>(),
                 interval == Interval::Month,
                 |day| {
-                    let (start, end) = day_bounds(day, zone);
+                    // Days come in order: a day starts where the one before ended, so the
+                    // zone is asked once per day, not twice (chrono-tz was 6 % of a year).
+                    let start = match next_start {
+                        Some((next, at)) if next == day => at,
+                        _ => day_bounds(day, zone).0,
+                    };
+                    let end = day_bounds(day.succ_opt().unwrap_or(day), zone).0;
+                    next_start = day.succ_opt().map(|next| (next, end));
                     expected(start, end)
                 },
             )
         }
     };
-    Ok(Json(EnergySeries {
-        station: code,
-        interval,
-        points,
-    }))
+    // About 85 bytes a point.
+    let capacity = 128 + 96 * points.len();
+    Ok(SizedJson {
+        value: EnergySeries {
+            station: code,
+            interval,
+            points,
+        },
+        capacity,
+    })
 }
 
 /// The newest reading of a device.

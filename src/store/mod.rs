@@ -758,6 +758,24 @@ pub mod lite {
     }
 }
 
+/// How long a pooled connection may sit idle and still be used without a ping first.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Checks a pooled connection before use only when it has been idle for a while: sqlx's
+/// default pings on every acquire, a round trip to PostgreSQL (or to SQLite's worker
+/// thread) that doubled the round trips of a request (issue 7: a year of daily energy makes
+/// two queries). A connection in steady use has just answered; one idle for longer may have
+/// outlived a database restart, and a failed ping replaces it before any query is lost.
+async fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if meta.idle_for >= PING_AFTER_IDLE {
+        conn.ping().await?;
+    }
+    Ok(true)
+}
+
 impl Store {
     /// Opens a pool on the configured database. A SQLite file and its directory are created
     /// when missing, so the embedded default needs no set-up at all.
@@ -789,6 +807,8 @@ impl Store {
                 }
                 let pool = SqlitePoolOptions::new()
                     .max_connections(config.max_connections)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
                     .connect_with(options)
                     .await
                     .map_err(connect_err)?;
@@ -799,6 +819,8 @@ impl Store {
                 let pool = PgPoolOptions::new()
                     .max_connections(config.max_connections)
                     .acquire_timeout(Duration::from_secs(10))
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
                     .connect_with(options)
                     .await
                     .map_err(connect_err)?;
