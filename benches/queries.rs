@@ -431,7 +431,13 @@ async fn bench(
         ("PVLEDGER__MODBUS__ENABLED", "false".to_owned()),
         ("PVLEDGER__LOG__LEVEL", "warn".to_owned()),
     ];
-    let config = Config::load_from(None, env.map(|(k, v)| (k.to_owned(), v))).unwrap();
+    // The pool's size (PVLEDGER__DATABASE__MAX_CONNECTIONS) passes through, to tune it.
+    let knobs = std::env::vars().filter(|(k, _)| k == "PVLEDGER__DATABASE__MAX_CONNECTIONS");
+    let config = Config::load_from(
+        None,
+        env.map(|(k, v)| (k.to_owned(), v)).into_iter().chain(knobs),
+    )
+    .unwrap();
     let (store, mode) = Store::open(&config.database, &config.storage)
         .await
         .unwrap();

@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::sized_json::SizedJson;
 use crate::auth::Permission;
 use crate::auth::accounts::Caller;
-use crate::ingest::recompute::day_bounds;
+use crate::ingest::recompute::{day_bounds, day_start};
 use crate::ledger::model::{Device, DeviceKind, Station};
 use crate::series::{self, EnergyPoint, Interval, PowerPoint};
 use crate::store::telemetry::ReadingRow;
@@ -204,10 +204,11 @@ pub async fn energy(
                     // zone is asked once per day, not twice (chrono-tz was 6 % of a year).
                     let start = match next_start {
                         Some((next, at)) if next == day => at,
-                        _ => day_bounds(day, zone).0,
+                        _ => day_start(day, zone),
                     };
-                    let end = day_bounds(day.succ_opt().unwrap_or(day), zone).0;
-                    next_start = day.succ_opt().map(|next| (next, end));
+                    let next = day.succ_opt().unwrap_or(day);
+                    let end = day_start(next, zone);
+                    next_start = Some((next, end));
                     expected(start, end)
                 },
             )

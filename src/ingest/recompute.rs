@@ -249,18 +249,20 @@ pub fn local_days(from: DateTime<Utc>, to: DateTime<Utc>, zone: Tz) -> BTreeSet<
 
 /// The UTC instants where local `day` starts and ends.
 pub fn day_bounds(day: NaiveDate, zone: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = |d: NaiveDate| {
-        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists");
-        // A zone whose midnight falls into a DST gap starts the day at the first valid instant.
-        zone.from_local_datetime(&midnight)
-            .earliest()
-            .unwrap_or_else(|| zone.from_utc_datetime(&midnight))
-            .with_timezone(&Utc)
-    };
     (
-        start(day),
-        start(day.succ_opt().expect("a next day exists")),
+        day_start(day, zone),
+        day_start(day.succ_opt().expect("a next day exists"), zone),
     )
+}
+
+/// The UTC instant where local `day` starts.
+pub fn day_start(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    // A zone whose midnight falls into a DST gap starts the day at the first valid instant.
+    zone.from_local_datetime(&midnight)
+        .earliest()
+        .unwrap_or_else(|| zone.from_utc_datetime(&midnight))
+        .with_timezone(&Utc)
 }
 
 #[cfg(test)]
