@@ -319,8 +319,11 @@ async fn bench(
         ("PVLEDGER__MODBUS__ENABLED", "false".to_owned()),
         ("PVLEDGER__LOG__LEVEL", "warn".to_owned()),
     ];
-    // The writer's knobs (PVLEDGER__INGEST__BATCH_MAX_ROWS, ...) pass through, to tune them.
-    let knobs = std::env::vars().filter(|(k, _)| k.starts_with("PVLEDGER__INGEST__"));
+    // The writer's knobs (PVLEDGER__INGEST__BATCH_MAX_ROWS, ...) and the pool's size pass
+    // through, to tune them.
+    let knobs = std::env::vars().filter(|(k, _)| {
+        k.starts_with("PVLEDGER__INGEST__") || k == "PVLEDGER__DATABASE__MAX_CONNECTIONS"
+    });
     let config = Config::load_from(
         None,
         env.map(|(k, v)| (k.to_owned(), v)).into_iter().chain(knobs),

@@ -64,7 +64,7 @@ pub enum Interval {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EnergyPoint {
     /// Hour: RFC 3339 instant; day: YYYY-MM-DD; month: YYYY-MM (local calendar).
-    pub period: String,
+    pub period: PeriodLabel,
     /// Produced by the inverters (validated counters), kWh.
     pub energy_kwh: f64,
     /// Exported through the station's meter, kWh (None without a meter reading).
@@ -72,6 +72,40 @@ pub struct EnergyPoint {
     /// Inverter readings received / expected while the sun was up (0-1); None when no
     /// reading was expected (night, no inverters).
     pub completeness: Option<f64>,
+}
+
+/// The period of an [`EnergyPoint`], written as text only when the answer is serialized
+/// (a year of days made 365 strings per request, only to be copied into the JSON).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PeriodLabel {
+    /// `2026-06-01T00:00:00+00:00`.
+    Hour(DateTime<Utc>),
+    /// `2026-06-01`.
+    Day(NaiveDate),
+    /// `2026-06`, from any day of the month.
+    Month(NaiveDate),
+}
+
+impl std::fmt::Display for PeriodLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeriodLabel::Hour(h) => f.write_str(&h.to_rfc3339()),
+            PeriodLabel::Day(d) => match iso_date(*d) {
+                Some(text) => f.write_str(std::str::from_utf8(&text).expect("ASCII digits")),
+                None => write!(f, "{d}"),
+            },
+            PeriodLabel::Month(d) => match iso_date(*d) {
+                Some(text) => f.write_str(std::str::from_utf8(&text[..7]).expect("ASCII digits")),
+                None => write!(f, "{:04}-{:02}", d.year(), d.month()),
+            },
+        }
+    }
+}
+
+impl Serialize for PeriodLabel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// One device-period of energy: (period, is it a meter, kWh, readings).
@@ -292,9 +326,9 @@ pub fn by_day_or_month(
     out.into_iter()
         .map(|(first, e, x, n, exp)| EnergyPoint {
             period: if monthly {
-                format!("{:04}-{:02}", first.year(), first.month())
+                PeriodLabel::Month(first)
             } else {
-                iso_date(first)
+                PeriodLabel::Day(first)
             },
             energy_kwh: round_wh(e),
             export_kwh: x.map(round_wh),
@@ -303,31 +337,24 @@ pub fn by_day_or_month(
         .collect()
 }
 
-/// `YYYY-MM-DD`, as `NaiveDate`'s Display writes it for years 0 to 9999, without the
-/// formatting machinery (a year of days names 365 of them per request).
-fn iso_date(day: NaiveDate) -> String {
-    let (y, m, d) = (day.year(), day.month(), day.day());
-    if !(0..=9999).contains(&y) {
-        return day.to_string();
-    }
-    let y = y as u32;
-    let digit = |n: u32| char::from(b'0' + n as u8);
-    let mut out = String::with_capacity(10);
-    for c in [
+/// `YYYY-MM-DD` as `NaiveDate`'s Display writes it, for years 0 to 9999 (None for the
+/// others), without the formatting machinery: a year of days names 365 of them.
+fn iso_date(day: NaiveDate) -> Option<[u8; 10]> {
+    let y = u32::try_from(day.year()).ok().filter(|y| *y <= 9999)?;
+    let (m, d) = (day.month(), day.day());
+    let digit = |n: u32| b'0' + n as u8;
+    Some([
         digit(y / 1000),
         digit(y / 100 % 10),
         digit(y / 10 % 10),
         digit(y % 10),
-        '-',
+        b'-',
         digit(m / 10),
         digit(m % 10),
-        '-',
+        b'-',
         digit(d / 10),
         digit(d % 10),
-    ] {
-        out.push(c);
-    }
-    out
+    ])
 }
 
 /// Groups hourly rows by hour; `expected(hour)` as for [`by_day_or_month`].
@@ -347,7 +374,7 @@ pub fn by_hour(
     }
     out.into_iter()
         .map(|(h, (e, x, n))| EnergyPoint {
-            period: h.to_rfc3339(),
+            period: PeriodLabel::Hour(h),
             energy_kwh: round_wh(e),
             export_kwh: x.map(round_wh),
             completeness: completeness(n, expected(h)),
@@ -475,7 +502,15 @@ mod tests {
             NaiveDate::from_ymd_opt(-3, 2, 1).unwrap(),
             NaiveDate::from_ymd_opt(12_345, 6, 7).unwrap(),
         ] {
-            assert_eq!(iso_date(day), day.to_string());
+            assert_eq!(PeriodLabel::Day(day).to_string(), day.to_string());
+            assert_eq!(
+                PeriodLabel::Month(day).to_string(),
+                format!("{:04}-{:02}", day.year(), day.month())
+            );
+            assert_eq!(
+                serde_json::to_string(&PeriodLabel::Day(day)).unwrap(),
+                format!("\"{day}\"")
+            );
         }
     }
 
@@ -503,7 +538,7 @@ mod tests {
         }
         let days = by_day_or_month(&shuffled, false, |_| 600.0);
         assert_eq!(days.len(), 3);
-        assert_eq!(days[0].period, "2026-05-31");
+        assert_eq!(days[0].period.to_string(), "2026-05-31");
         assert_eq!(days[0].energy_kwh, 100.0);
         assert_eq!(days[0].export_kwh, Some(90.0));
         assert_eq!(days[0].completeness, Some(0.833));
@@ -520,7 +555,7 @@ mod tests {
         ];
         let months = by_day_or_month(&rows, true, |_| 600.0);
         let may = EnergyPoint {
-            period: "2026-05".into(),
+            period: PeriodLabel::Month(d("2026-05-01")),
             energy_kwh: 100.0,
             export_kwh: None,
             completeness: Some(0.833),
@@ -528,7 +563,7 @@ mod tests {
         assert_eq!(months[0], may);
         // June: 900 inverter readings of 2 x 600 expected; the meter's readings do not count.
         let june = EnergyPoint {
-            period: "2026-06".into(),
+            period: PeriodLabel::Month(d("2026-06-01")),
             energy_kwh: 250.0,
             export_kwh: Some(240.0),
             completeness: Some(0.75),

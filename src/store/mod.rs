@@ -806,7 +806,7 @@ impl Store {
                     create_dir(dir)?;
                 }
                 let pool = SqlitePoolOptions::new()
-                    .max_connections(config.max_connections)
+                    .max_connections(config.pool_size())
                     .test_before_acquire(false)
                     .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
                     .connect_with(options)
@@ -817,7 +817,7 @@ impl Store {
             Some(Backend::Postgres) => {
                 let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
                 let pool = PgPoolOptions::new()
-                    .max_connections(config.max_connections)
+                    .max_connections(config.pool_size())
                     .acquire_timeout(Duration::from_secs(10))
                     .test_before_acquire(false)
                     .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
