@@ -443,6 +443,31 @@ pub fn status_gateway_of<'a>(topic: &'a str, prefix: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
+    /// Under a flood the client's request queue is full of acknowledgements and the
+    /// disconnect cannot be queued: nothing may be abandoned then (the backlog would be
+    /// dropped while the old connection goes on), and asking again once there is room works.
+    #[test]
+    fn a_disconnect_the_full_queue_refuses_abandons_nothing_and_is_asked_again() {
+        let (requests, event_loop) = flume::bounded(1);
+        let client = AsyncClient::from_senders(requests);
+        let state = MqttState::default();
+        state.epoch.store(7, Ordering::SeqCst);
+        // An acknowledgement fills the queue.
+        let mut publish = rumqttc::Publish::new("t", QoS::AtLeastOnce, "x");
+        publish.pkid = 1;
+        client.try_ack(&publish).unwrap();
+        assert!(!disconnect(&state, &client));
+        assert_eq!(state.abandoned.load(Ordering::SeqCst), 0);
+        // The event loop takes the acknowledgement: now the disconnect goes in.
+        assert!(matches!(event_loop.recv(), Ok(rumqttc::Request::PubAck(_))));
+        assert!(disconnect(&state, &client));
+        assert_eq!(state.abandoned.load(Ordering::SeqCst), 7);
+        assert!(matches!(
+            event_loop.recv(),
+            Ok(rumqttc::Request::Disconnect(_))
+        ));
+    }
+
     #[test]
     fn a_shared_group_prefixes_both_filters() {
         let mut config = MqttConfig {
