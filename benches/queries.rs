@@ -24,6 +24,10 @@
 //! it for the cores, as a busy dashboard's proxies would not. Latency is per request, from
 //! send to the last byte of the body. One untimed request per client warms the caches.
 
+// The tests' reader of /metrics; the bench needs only two of its functions.
+#[allow(dead_code)]
+#[path = "../tests/common/metrics.rs"]
+mod metrics;
 #[path = "support/pg.rs"]
 mod pg;
 
@@ -484,23 +488,11 @@ async fn bench(
     // anyone opens a chart: wait for that, and say how long it took.
     let t = Instant::now();
     loop {
-        let text = clients[0]
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-        };
-        if value("pvledger_daylight_counting_done") == 1.0 {
+        let text = metrics::metrics_of(&base).await;
+        if metrics::metric(&text, "pvledger_daylight_counting_done") == 1.0 {
             eprintln!(
                 "{backend}: daylight of {} stations counted at start in {:.1} s",
-                value("pvledger_daylight_stations_counted"),
+                metrics::metric(&text, "pvledger_daylight_stations_counted"),
                 t.elapsed().as_secs_f64()
             );
             break;
