@@ -119,6 +119,29 @@ async fn a_backlog_rolled_up_later_equals_one_batch_at_a_time(db: TestDb) {
     }
     assert_eq!(deferred_batches(&one_by_one.base).await, 0.0);
 
+    // Every reading in one payload: each device's hours recomputed whole, from no rollups.
+    // One payload at a time rolled each device forward from where its rollups ended: the
+    // two must agree to the last bit.
+    let whole = match &db.store {
+        Store::Sqlite(_) => TestDb::sqlite().await,
+        Store::Postgres(_) => TestDb::postgres().await,
+    };
+    import_dir(&whole.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    let all: Vec<Value> = payloads
+        .iter()
+        .flat_map(|p| {
+            let p: Value = serde_json::from_str(p).unwrap();
+            p["readings"].as_array().unwrap().clone()
+        })
+        .collect();
+    let at_once = TestApp::spawn_with(&whole, |c| c.ingest.rollup_max_lag_ms = 0).await;
+    let body = json!({"gateway": GW, "readings": all}).to_string();
+    let (status, body) = at_once.ingest(GW, &secret, &body).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(rollups(&whole.store).await, rollups(&reference.store).await);
+
     // All at once, in small batches, so that a queue forms behind each batch.
     let backlog = TestApp::spawn_with(&db, |c| {
         c.ingest.batch_max_rows = 9;
@@ -275,10 +298,10 @@ async fn a_batch_logged_during_a_roll_up_keeps_its_row(db: TestDb) {
         ($pool:expr, $($m:ident)::+) => {{
             let mut c = $pool.acquire().await.unwrap();
             $($m)::+::log_pending(&mut c, &[span(0)]).await.unwrap();
-            let (read, _) = $($m)::+::pending(&mut *c).await.unwrap();
+            let read: Vec<i64> = $($m)::+::pending(&mut *c).await.unwrap().iter().map(|(id, _)| *id).collect();
             $($m)::+::log_pending(&mut c, &[span(5)]).await.unwrap();
             $($m)::+::clear_pending(&mut c, &read).await.unwrap();
-            $($m)::+::pending(&mut *c).await.unwrap().1
+            $($m)::+::pending(&mut *c).await.unwrap().into_iter().flat_map(|(_, spans)| spans).collect::<Vec<_>>()
         }};
     }
     let left = match &db.store {

@@ -68,17 +68,72 @@ pub fn hour_of(ts: DateTime<Utc>) -> DateTime<Utc> {
         .expect("hours divide any UTC instant")
 }
 
-/// Computes hourly rollups for `samples` (sorted by time, all in the window) given the
-/// last reading before the window with a usable counter (`before_counter`) and the last
-/// reading before the window at all (`before`, for power integration).
-/// `rated_kw` bounds plausible counter rises; None disables that check.
-pub fn rollup(
-    before_counter: Option<Sample>,
-    before: Option<Sample>,
+/// What the first readings of a window pair with: per quantity, the last reading before
+/// the window that has it. A reading without power does not break the integration of
+/// power around it (within [`MAX_INTEGRATION_GAP`]), so each quantity keeps its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Before {
+    /// The last reading with a usable counter: the anchor of the next counter delta.
+    pub counter: Option<Sample>,
+    /// The last reading with AC power.
+    pub power: Option<Sample>,
+    /// The last reading with irradiance.
+    pub irradiance: Option<Sample>,
+}
+
+impl Before {
+    /// `sample` for every quantity it has.
+    pub fn of(sample: Sample) -> Before {
+        Before::default().advance(&[sample])
+    }
+
+    /// What readings after `samples` (sorted by time, all later than these) pair with.
+    pub fn advance(self, samples: &[Sample]) -> Before {
+        let last = |f: fn(&Sample) -> bool| samples.iter().rev().find(|s| f(s)).copied();
+        Before {
+            counter: last(usable).or(self.counter),
+            power: last(|s| s.power_w.is_some()).or(self.power),
+            irradiance: last(|s| s.irradiance_wm2.is_some()).or(self.irradiance),
+        }
+    }
+
+    /// Per quantity, the later of the two.
+    pub fn latest(self, other: Before) -> Before {
+        let later = |a: Option<Sample>, b: Option<Sample>| match (a, b) {
+            (Some(a), Some(b)) => Some(if b.ts > a.ts { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        Before {
+            counter: later(self.counter, other.counter),
+            power: later(self.power, other.power),
+            irradiance: later(self.irradiance, other.irradiance),
+        }
+    }
+}
+
+/// A counter reading that counts: 0 means unknown (see the module's rules).
+fn usable(s: &Sample) -> bool {
+    s.counter.is_some_and(|c| c > 0.0)
+}
+
+/// Computes hourly rollups for `samples` (sorted by time, all in the window) given what
+/// they pair with before the window. `rated_kw` bounds plausible counter rises; None
+/// disables that check.
+pub fn rollup(before: &Before, samples: &[Sample], rated_kw: Option<f64>) -> Rollups {
+    rollup_onto(BTreeMap::new(), before, samples, rated_kw)
+}
+
+/// [`rollup`], adding to `hours`: the rollups of the readings that precede `samples` in
+/// their hours (and follow `before`). The result is exactly what [`rollup`] computes for the
+/// whole hours, to the last bit: each hour's sums go on in time order.
+pub fn rollup_onto(
+    hours: BTreeMap<DateTime<Utc>, HourRollup>,
+    before: &Before,
     samples: &[Sample],
     rated_kw: Option<f64>,
 ) -> Rollups {
     let mut out = Rollups {
+        hours,
         source: "power",
         ..Default::default()
     };
@@ -89,13 +144,19 @@ pub fn rollup(
             h.peak_power_w = Some(h.peak_power_w.map_or(p, |m: f64| m.max(p)));
         }
     }
-    let usable = |s: &Sample| s.counter.is_some_and(|c| c > 0.0);
-    if before_counter.is_some() || samples.iter().any(usable) {
+    if before.counter.is_some() || samples.iter().any(usable) {
         out.source = "counter";
-        counters(before_counter, samples, rated_kw, &mut out);
+        if before.counter.is_none() {
+            // The device's first counter: its hour counts counter deltas only, as it would
+            // if it were rolled up whole, so the power integrated before it no longer counts.
+            for h in out.hours.values_mut() {
+                h.energy_kwh = 0.0;
+            }
+        }
+        counters(before.counter, samples, rated_kw, &mut out);
     } else {
         integrate(
-            before,
+            before.power,
             samples,
             |s| s.power_w.map(|p| p.max(0.0) / 1000.0),
             &mut out,
@@ -104,7 +165,7 @@ pub fn rollup(
     }
     if samples.iter().any(|s| s.irradiance_wm2.is_some()) {
         integrate(
-            before,
+            before.irradiance,
             samples,
             |s| s.irradiance_wm2.map(|g| g.max(0.0) / 1000.0),
             &mut out,
@@ -201,7 +262,7 @@ mod tests {
     fn counter_deltas_are_summed_per_hour() {
         let before = c(-1, 1000.0);
         let samples = [c(0, 1001.0), c(30, 1026.0), c(59, 1050.0), c(60, 1051.0)];
-        let r = rollup(Some(before), Some(before), &samples, Some(100.0));
+        let r = rollup(&Before::of(before), &samples, Some(100.0));
         assert_eq!(r.source, "counter");
         assert_eq!(r.hours[&at(0)].energy_kwh, 50.0);
         assert_eq!(r.hours[&at(60)].energy_kwh, 1.0);
@@ -211,7 +272,7 @@ mod tests {
     #[test]
     fn a_glitch_to_zero_and_back_loses_nothing_and_counts_nothing_extra() {
         let samples = [c(0, 1000.0), c(1, 0.0), c(2, 1001.5)];
-        let r = rollup(None, None, &samples, Some(100.0));
+        let r = rollup(&Before::default(), &samples, Some(100.0));
         assert_eq!(energy(&r), 1.5);
         assert_eq!(r.flags, [(at(1), quality::ZERO_COUNTER)]);
     }
@@ -219,7 +280,7 @@ mod tests {
     #[test]
     fn a_decrease_is_not_production_and_a_replaced_inverter_counts_again() {
         let samples = [c(0, 123_456.0), c(1, 3.0), c(2, 4.5)];
-        let r = rollup(None, None, &samples, Some(100.0));
+        let r = rollup(&Before::default(), &samples, Some(100.0));
         assert_eq!(energy(&r), 1.5);
         assert_eq!(r.flags, [(at(1), quality::COUNTER_DECREASE)]);
         assert_eq!(r.hours[&at(0)].bad_intervals, 1);
@@ -229,7 +290,7 @@ mod tests {
     fn a_jump_beyond_rated_power_is_not_production() {
         // 100 kW for one minute is at most 1.67 kWh (x1.2 = 2 kWh); a 500 kWh rise is a spike.
         let samples = [c(0, 1000.0), c(1, 1500.0), c(2, 1001.0)];
-        let r = rollup(None, None, &samples, Some(100.0));
+        let r = rollup(&Before::default(), &samples, Some(100.0));
         assert_eq!(energy(&r), 0.0);
         assert_eq!(
             r.flags,
@@ -244,7 +305,7 @@ mod tests {
     fn a_long_gap_in_counters_keeps_its_energy() {
         // Offline for 3 hours, then the counter shows 200 kWh more: real production.
         let samples = [c(0, 1000.0), c(180, 1200.0)];
-        let r = rollup(None, None, &samples, Some(100.0));
+        let r = rollup(&Before::default(), &samples, Some(100.0));
         assert_eq!(energy(&r), 200.0);
     }
 
@@ -257,12 +318,87 @@ mod tests {
             irradiance_wm2: None,
         };
         let samples = [p(0, 60_000.0), p(10, 60_000.0), p(50, 60_000.0), p(55, 0.0)];
-        let r = rollup(None, None, &samples, None);
+        let r = rollup(&Before::default(), &samples, None);
         assert_eq!(r.source, "power");
         // 10 min at 60 kW = 10 kWh; the 40-minute gap is unknown; 5 min ramp to 0 = 2.5 kWh.
         assert!((energy(&r) - 12.5).abs() < 1e-9, "{}", energy(&r));
         assert_eq!(r.hours[&at(0)].peak_power_w, Some(60_000.0));
         assert_eq!(r.hours[&at(0)].samples, 4);
+    }
+
+    /// Rolling the readings after any split onto the hours before it, from what the split
+    /// leaves behind, gives the whole window's rollups bit for bit: what the roller relies
+    /// on to read only new readings.
+    #[test]
+    fn rolling_onto_earlier_hours_equals_rolling_up_the_whole_window() {
+        // Counters with a glitch, a decrease and a jump; power without counters, with a
+        // reading lacking power and a long gap; irradiance on some readings; and a device
+        // whose counter appears midway, after power-only readings in the same hour.
+        let mut seed = 7_u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as f64 / (1u64 << 31) as f64
+        };
+        let mut counter = 1000.0;
+        let counted: Vec<Sample> = (0..90)
+            .map(|i| {
+                counter += next() * 0.9;
+                let c = match i {
+                    20 => 0.0,
+                    40 => counter - 50.0,
+                    60 => counter + 500.0,
+                    _ => counter,
+                };
+                Sample {
+                    ts: at(i * 2),
+                    counter: Some(c),
+                    power_w: Some(next() * 50_000.0),
+                    irradiance_wm2: (i % 3 != 0).then(|| next() * 1000.0),
+                }
+            })
+            .collect();
+        let powered: Vec<Sample> = (0..90)
+            .filter(|i| !(50..60).contains(i))
+            .map(|i| Sample {
+                ts: at(i * 2),
+                counter: None,
+                power_w: (i % 7 != 0).then(|| next() * 50_000.0),
+                irradiance_wm2: None,
+            })
+            .collect();
+        let switching: Vec<Sample> = (0..60)
+            .map(|i| Sample {
+                ts: at(i * 3),
+                counter: (i >= 25).then_some(500.0 + i as f64),
+                power_w: Some(next() * 50_000.0),
+                irradiance_wm2: None,
+            })
+            .collect();
+        for samples in [&counted, &powered, &switching] {
+            let whole = rollup(&Before::default(), samples, Some(100.0));
+            for split in 1..samples.len() {
+                let (head, tail) = samples.split_at(split);
+                let earlier = rollup(&Before::default(), head, Some(100.0));
+                // Only the hour the split falls in holds readings of both sides.
+                let hours = earlier
+                    .hours
+                    .into_iter()
+                    .filter(|(h, _)| *h == hour_of(tail[0].ts))
+                    .collect();
+                let later = rollup_onto(hours, &Before::default().advance(head), tail, Some(100.0));
+                for (hour, h) in &later.hours {
+                    assert_eq!(&whole.hours[hour], h, "split at {split}, hour {hour}");
+                }
+                let flags: Vec<_> = whole.flags.iter().filter(|f| f.0 >= tail[0].ts).collect();
+                assert_eq!(
+                    later.flags.iter().collect::<Vec<_>>(),
+                    flags,
+                    "split at {split}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -273,7 +409,7 @@ mod tests {
             power_w: None,
             irradiance_wm2: Some(w),
         };
-        let r = rollup(None, None, &[g(0, 1000.0), g(10, 1000.0)], None);
+        let r = rollup(&Before::default(), &[g(0, 1000.0), g(10, 1000.0)], None);
         let h = &r.hours[&at(0)];
         assert!((h.irradiation_kwh_m2.unwrap() - 1.0 / 6.0).abs() < 1e-9);
     }

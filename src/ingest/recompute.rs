@@ -7,14 +7,14 @@
 //! [`daily_rows`] per device-day). A statement per device and step made ingest run at a few
 //! hundred readings per second (issue 7).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::energy::{self, Sample, hour_of};
+use super::energy::{self, Before, HourRollup, Sample, hour_of};
 use crate::store::telemetry::{
-    DailyWrite, DeviceDays, DeviceSpan, HourCells, HourlyRow, SampleRow, hour_masks,
+    DailyWrite, DeviceDays, DeviceSpan, HourCells, HourlyRow, SampleRow, TailRow, hour_masks,
 };
 use crate::store::{Ts, Tx, dispatch_tx};
 
@@ -25,10 +25,22 @@ pub struct Touched {
     pub last: DateTime<Utc>,
 }
 
-/// Recomputes hourly and daily rollups for every touched device.
+/// Brings the hourly and daily rollups of every touched device up to date.
+///
+/// A device whose new readings all follow the newest reading its rollups hold (its tail in
+/// `rollup_tails`) rolls forward: only the readings after the tail are read, and rolled
+/// onto the stored hour they continue, bit for bit what recomputing the hours whole gives
+/// ([`energy::rollup_onto`]). Under a backlog the roller meets each device again and again
+/// while its hour fills, and rereading the whole hour each time was most of its pass
+/// (issue 7). Any other device (a late or resent reading, or no tail yet) has the hours of
+/// its new readings recomputed whole.
+///
+/// `known` holds, for some devices, every reading of theirs in `touched` (as the writer
+/// committed them): rolling forward, these are not read back.
 pub async fn recompute(
     tx: &mut Tx,
     touched: &HashMap<i64, Touched>,
+    mut known: HashMap<i64, Vec<SampleRow>>,
     rated_kw: impl Fn(i64) -> Option<f64>,
     zone: Tz,
 ) -> Result<(), sqlx::Error> {
@@ -39,8 +51,19 @@ pub async fn recompute(
     let mut ids: Vec<i64> = touched.keys().copied().collect();
     ids.sort_unstable();
     dispatch_tx!(&mut *tx, telemetry::lock_devices(&ids))?;
+    // Read under the locks: a concurrent roll-up of the same device has committed its tail.
+    let tails: HashMap<i64, TailRow> = dispatch_tx!(&mut *tx, telemetry::tails(&ids))?
+        .into_iter()
+        .map(|t| (t.device_id, t))
+        .collect();
     laps.mark("lock");
-    let mut spans: Vec<DeviceSpan> = ids
+    let (forward, whole): (Vec<i64>, Vec<i64>) = ids.iter().partition(|id| {
+        tails
+            .get(id)
+            .is_some_and(|t| touched[id].first > t.last_ts.0)
+    });
+
+    let mut spans: Vec<DeviceSpan> = whole
         .iter()
         .map(|id| DeviceSpan {
             device_id: *id,
@@ -64,30 +87,108 @@ pub async fn recompute(
     }
     laps.mark("next");
 
-    let mut windows: HashMap<i64, Vec<SampleRow>> = HashMap::with_capacity(spans.len());
-    for row in dispatch_tx!(&mut *tx, telemetry::window_samples_many(&spans))? {
-        windows.entry(row.device_id).or_default().push(row.sample);
+    // Rolling forward reads the readings after the tail, up to the newest touched (stored
+    // instants are whole milliseconds), and the stored hour of the tail they may continue.
+    let mut windows: HashMap<i64, Vec<SampleRow>> = HashMap::with_capacity(ids.len());
+    for id in &forward {
+        if let Some(mut rows) = known.remove(id) {
+            rows.sort_unstable_by_key(|r| r.ts);
+            windows.insert(*id, rows);
+        }
     }
-    let mut befores: HashMap<i64, (Option<SampleRow>, Option<SampleRow>)> =
-        dispatch_tx!(&mut *tx, telemetry::last_before_many(&spans))?
+    let reads: Vec<DeviceSpan> = forward
+        .iter()
+        .filter(|id| !windows.contains_key(id))
+        .map(|id| DeviceSpan {
+            device_id: *id,
+            from: Ts(tails[id].last_ts.0 + Duration::milliseconds(1)),
+            to: Ts(touched[id].last + Duration::milliseconds(1)),
+        })
+        .collect();
+    let tail_hours: Vec<DeviceSpan> = forward
+        .iter()
+        .map(|id| {
+            let hour = hour_of(tails[id].last_ts.0);
+            DeviceSpan {
+                device_id: *id,
+                from: Ts(hour),
+                to: Ts(hour + Duration::hours(1)),
+            }
+        })
+        .collect();
+    let mut continued: HashMap<i64, HourCells> =
+        dispatch_tx!(&mut *tx, telemetry::hour_cells_many(&tail_hours))?
             .into_iter()
-            .map(|(device, any, counter)| (device, (any, counter)))
+            .map(|c| (c.device_id, c))
             .collect();
-    laps.mark("read");
+    for batch in [&spans, &reads] {
+        for row in dispatch_tx!(&mut *tx, telemetry::window_samples_many(batch))? {
+            windows.entry(row.device_id).or_default().push(row.sample);
+        }
+    }
+    laps.mark("window");
+    // Quantities pair across at most this gap (counters across any): look no further back.
+    let lookback: Vec<DeviceSpan> = spans
+        .iter()
+        .map(|s| DeviceSpan {
+            to: Ts(s.from.0 - energy::MAX_INTEGRATION_GAP),
+            ..*s
+        })
+        .collect();
+    let mut befores: HashMap<i64, Before> =
+        dispatch_tx!(&mut *tx, telemetry::last_before_many(&lookback))?
+            .into_iter()
+            .map(|(device, last)| {
+                let before = Before {
+                    counter: last.counter.as_ref().map(sample),
+                    power: last.power.as_ref().map(sample),
+                    irradiance: last.irradiance.as_ref().map(sample),
+                };
+                (device, before)
+            })
+            .collect();
+    laps.mark("before");
 
     let mut hourly = Vec::new();
     let mut quality = Vec::new();
-    for span in &spans {
-        let device_id = span.device_id;
+    let mut new_tails = Vec::new();
+    // Rolled forward, a device's hours to replace run from its first new reading's.
+    let mut written: Vec<DeviceSpan> = spans.clone();
+    for &device_id in &ids {
         let rows = windows.remove(&device_id).unwrap_or_default();
-        let (before, before_counter) = befores.remove(&device_id).unwrap_or_default();
         let samples: Vec<Sample> = rows.iter().map(sample).collect();
-        let result = energy::rollup(
-            before_counter.as_ref().map(sample),
-            before.as_ref().map(sample),
+        let tail = tails.get(&device_id);
+        let (before, hours) = if let Some(before) = befores.remove(&device_id) {
+            (before, BTreeMap::new())
+        } else {
+            let Some(first) = samples.first() else {
+                // Nothing after the tail: an earlier pass read these readings already.
+                continue;
+            };
+            let tail = tail.expect("a device rolled forward has a tail");
+            written.push(DeviceSpan {
+                device_id,
+                from: Ts(hour_of(first.ts)),
+                to: Ts(hour_of(samples[samples.len() - 1].ts) + Duration::hours(1)),
+            });
+            let hours = continued
+                .remove(&device_id)
+                .filter(|c| c.hour.0 == hour_of(first.ts))
+                .map(|c| (c.hour.0, hour_rollup(&c)))
+                .into_iter()
+                .collect();
+            (before_of(tail), hours)
+        };
+        let result = energy::rollup_onto(hours, &before, &samples, rated_kw(device_id));
+        if let Some(t) = moved_tail(
+            device_id,
+            tail,
+            before,
             &samples,
-            rated_kw(device_id),
-        );
+            next.contains_key(&device_id),
+        ) {
+            new_tails.push(t);
+        }
         hourly.extend(result.hours.iter().map(|(hour, h)| HourlyRow {
             device_id,
             hour: Ts(*hour),
@@ -108,15 +209,17 @@ pub async fn recompute(
         }
     }
     laps.mark("rollup");
-    dispatch_tx!(&mut *tx, telemetry::replace_hourly_many(&spans, &hourly))?;
+    dispatch_tx!(&mut *tx, telemetry::replace_hourly_many(&written, &hourly))?;
     laps.mark("hourly");
     if !quality.is_empty() {
         dispatch_tx!(&mut *tx, telemetry::set_quality_many(&quality))?;
     }
-    laps.mark("quality");
+    dispatch_tx!(&mut *tx, telemetry::save_tails(&new_tails))?;
+    laps.mark("tails");
 
     // Every local day a window overlaps is summed again from all of its hours.
-    let days: Vec<DeviceDays> = spans
+    written.sort_unstable_by_key(|s| s.device_id);
+    let days: Vec<DeviceDays> = written
         .iter()
         .filter_map(|s| {
             let days = local_days(s.from.0, s.to.0, zone);
@@ -141,8 +244,86 @@ pub async fn recompute(
     dispatch_tx!(&mut *tx, telemetry::replace_daily_many(&days, &daily))?;
     laps.mark("daily");
     // Where a recomputation's time goes (RUST_LOG=pvledger::ingest::recompute=debug).
-    tracing::debug!(devices = ids.len(), steps = %laps, "rollups recomputed");
+    tracing::debug!(
+        devices = ids.len(),
+        forward = forward.len(),
+        read_back = reads.len(),
+        steps = %laps,
+        "rollups recomputed"
+    );
     Ok(())
+}
+
+/// Where `device`'s rollups end once `samples` (read after `before`) are rolled up: None
+/// when they cannot say. A device without a tail gets one only when its window reaches its
+/// newest reading (`more_after` false): rollups of readings after the window exist already
+/// and the tail would be behind them. A tail never moves back, so a window of late readings
+/// only brings in what it has later than the tail of each quantity.
+fn moved_tail(
+    device_id: i64,
+    tail: Option<&TailRow>,
+    before: Before,
+    samples: &[Sample],
+    more_after: bool,
+) -> Option<TailRow> {
+    let last = samples.last().map(|s| s.ts);
+    let (last_ts, before) = match tail {
+        Some(t) => (
+            last.map_or(t.last_ts.0, |l| l.max(t.last_ts.0)),
+            before_of(t).latest(before.advance(samples)),
+        ),
+        None if !more_after => (last?, before.advance(samples)),
+        None => return None,
+    };
+    let point = |s: Option<Sample>, f: fn(&Sample) -> Option<f64>| {
+        s.map_or((None, None), |s| (Some(Ts(s.ts)), f(&s)))
+    };
+    let (counter_ts, counter) = point(before.counter, |s| s.counter);
+    let (power_ts, power_w) = point(before.power, |s| s.power_w);
+    let (irradiance_ts, irradiance_wm2) = point(before.irradiance, |s| s.irradiance_wm2);
+    Some(TailRow {
+        device_id,
+        last_ts: Ts(last_ts),
+        counter_ts,
+        counter,
+        power_ts,
+        power_w,
+        irradiance_ts,
+        irradiance_wm2,
+    })
+}
+
+/// What readings after `tail` pair with.
+fn before_of(tail: &TailRow) -> Before {
+    let point = |ts: Option<Ts>, value: Option<f64>, set: fn(&mut Sample, f64)| {
+        let (ts, value) = (ts?, value?);
+        let mut s = Sample {
+            ts: ts.0,
+            counter: None,
+            power_w: None,
+            irradiance_wm2: None,
+        };
+        set(&mut s, value);
+        Some(s)
+    };
+    Before {
+        counter: point(tail.counter_ts, tail.counter, |s, v| s.counter = Some(v)),
+        power: point(tail.power_ts, tail.power_w, |s, v| s.power_w = Some(v)),
+        irradiance: point(tail.irradiance_ts, tail.irradiance_wm2, |s, v| {
+            s.irradiance_wm2 = Some(v)
+        }),
+    }
+}
+
+/// A stored hour, to roll more readings onto.
+fn hour_rollup(c: &HourCells) -> HourRollup {
+    HourRollup {
+        energy_kwh: c.energy_kwh,
+        peak_power_w: c.peak_power_w,
+        samples: c.samples,
+        irradiation_kwh_m2: c.irradiation_kwh_m2,
+        bad_intervals: c.bad_intervals,
+    }
 }
 
 /// Elapsed time per named step, for the debug log.

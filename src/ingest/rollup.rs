@@ -6,8 +6,13 @@
 //! The writer tells a [`Pending`] when it commits marks and when it is idle; the roller runs
 //! a pass when the writer is idle, or when the oldest mark is `rollup_max_lag` old. A pass
 //! that fails is retried with backoff, so marks are always rolled up eventually.
+//!
+//! The writer also hands the [`Pending`] the readings it logged, so that a pass rolls them
+//! forward without reading them back: reading them was most of a pass even once only new
+//! readings were read (issue 7). What was not handed over (another process's batches, or
+//! more than [`REMEMBER_AT_MOST`]) is read from the database, with the same result.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::directory::Directory;
 use super::recompute::{self, Touched};
+use crate::store::telemetry::SampleRow;
 use crate::store::{Store, Tx, dispatch_tx};
 
 /// What the writer has left to the roller, shared between the two.
@@ -24,7 +30,19 @@ use crate::store::{Store, Tx, dispatch_tx};
 pub struct Pending {
     state: Mutex<State>,
     wake: Notify,
+    remembered: Mutex<Remembered>,
 }
+
+/// The readings of logged batches (by `rollup_pending` id), as committed.
+#[derive(Default)]
+struct Remembered {
+    batches: BTreeMap<i64, Vec<(i64, SampleRow)>>,
+    readings: usize,
+}
+
+/// Readings kept for the roller: a flood of 600,000 fits (about 60 bytes each); beyond,
+/// the oldest batches are forgotten and read back instead.
+pub const REMEMBER_AT_MOST: usize = 1_000_000;
 
 #[derive(Default)]
 struct State {
@@ -63,6 +81,48 @@ impl Pending {
     /// Marks of this process may be waiting, or being rolled up.
     pub fn outstanding(&self) -> bool {
         self.with(|s| s.oldest.is_some() || s.now || s.busy)
+    }
+
+    /// The writer committed `readings` (device, reading) with their batch logged as `id`.
+    pub fn remember(&self, id: i64, readings: Vec<(i64, SampleRow)>) {
+        let mut r = self.memory();
+        r.readings += readings.len();
+        r.batches.insert(id, readings);
+        while r.readings > REMEMBER_AT_MOST {
+            let Some((_, oldest)) = r.batches.pop_first() else {
+                break;
+            };
+            r.readings -= oldest.len();
+        }
+    }
+
+    /// Takes the readings of the logged batches `ids` that were handed over. Batches of
+    /// this writer older than the newest of these and not among them were rolled up by
+    /// another process: they are forgotten. (This writer commits in id order, and a batch
+    /// is handed over only once committed.)
+    fn recall(&self, ids: &[i64]) -> HashMap<i64, Vec<(i64, SampleRow)>> {
+        let mut r = self.memory();
+        let mut out = HashMap::new();
+        for id in ids {
+            if let Some(readings) = r.batches.remove(id) {
+                r.readings -= readings.len();
+                out.insert(*id, readings);
+            }
+        }
+        if let Some(newest) = out.keys().max().copied() {
+            let gone: Vec<i64> = r.batches.range(..newest).map(|(id, _)| *id).collect();
+            for id in gone {
+                let readings = r.batches.remove(&id).expect("listed above");
+                r.readings -= readings.len();
+            }
+        }
+        out
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, Remembered> {
+        self.remembered
+            .lock()
+            .expect("the remembered readings are never poisoned")
     }
 
     /// The writer has stopped: the roller finishes what is pending and returns.
@@ -123,7 +183,7 @@ pub async fn run(
             }
         };
         let started = Instant::now();
-        let result = pass(&store, &directory, zone).await;
+        let result = pass(&store, &directory, zone, &pending).await;
         pending.with(|s| s.busy = false);
         match result {
             Ok(marks) => {
@@ -176,11 +236,16 @@ fn far_future() -> tokio::time::Instant {
 }
 
 /// One pass: every marked device, in one transaction.
-async fn pass(store: &Store, directory: &Directory, zone: Tz) -> Result<usize, sqlx::Error> {
+async fn pass(
+    store: &Store,
+    directory: &Directory,
+    zone: Tz,
+    pending: &Pending,
+) -> Result<usize, sqlx::Error> {
     let snap = directory.snapshot();
     let rated = |id: i64| snap.by_id.get(&id).and_then(|d| d.rated_kw);
     let mut tx = store.begin_write().await?;
-    let marks = roll_up_marked(&mut tx, HashMap::new(), rated, zone).await?;
+    let marks = roll_up_marked(&mut tx, HashMap::new(), rated, zone, pending).await?;
     tx.commit().await?;
     Ok(marks)
 }
@@ -192,14 +257,36 @@ pub async fn roll_up_marked(
     mut touched: HashMap<i64, Touched>,
     rated: impl Fn(i64) -> Option<f64>,
     zone: Tz,
+    pending: &Pending,
 ) -> Result<usize, sqlx::Error> {
     // Read before the readings are: what a batch logged, its readings committed with.
-    let (logged, spans) = dispatch_tx!(&mut *tx, telemetry::pending())?;
+    let batches = dispatch_tx!(&mut *tx, telemetry::pending())?;
     let marked = dispatch_tx!(&mut *tx, telemetry::dirty())?;
-    for s in spans.iter().chain(marked.iter().map(|m| &m.span)) {
+    let logged: Vec<i64> = batches.iter().map(|(id, _)| *id).collect();
+    let mut recalled = pending.recall(&logged);
+    // A device's new readings are known when every batch that logged it was handed over.
+    let mut known: HashMap<i64, Vec<SampleRow>> = HashMap::new();
+    let mut unknown: HashSet<i64> = touched.keys().copied().collect();
+    for (id, spans) in &batches {
+        match recalled.remove(id) {
+            Some(readings) => {
+                for (device, r) in readings {
+                    known.entry(device).or_default().push(r);
+                }
+            }
+            None => unknown.extend(spans.iter().map(|s| s.device_id)),
+        }
+    }
+    unknown.extend(marked.iter().map(|m| m.span.device_id));
+    known.retain(|device, _| !unknown.contains(device));
+    for s in batches
+        .iter()
+        .flat_map(|(_, spans)| spans)
+        .chain(marked.iter().map(|m| &m.span))
+    {
         widen(&mut touched, s.device_id, s.from.0, s.to.0);
     }
-    recompute::recompute(tx, &touched, rated, zone).await?;
+    recompute::recompute(tx, &touched, known, rated, zone).await?;
     if !logged.is_empty() {
         dispatch_tx!(&mut *tx, telemetry::clear_pending(&logged))?;
     }
@@ -228,6 +315,43 @@ pub fn widen(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Ts;
+
+    fn row(ms: i64) -> SampleRow {
+        SampleRow {
+            ts: Ts::from_millis(ms).unwrap(),
+            counter: None,
+            ac_power_w: Some(1.0),
+            irradiance_poa_wm2: None,
+            quality: 0,
+        }
+    }
+
+    #[test]
+    fn the_roller_recalls_what_was_handed_over_and_forgets_what_others_rolled_up() {
+        let p = Pending::default();
+        p.remember(3, vec![(1, row(0))]);
+        p.remember(5, vec![(1, row(1)), (2, row(1))]);
+        p.remember(8, vec![(2, row(2))]);
+        // The pass read batches 4 (another process's) and 5. Batch 3 is gone from the log:
+        // another process rolled it up. Batch 8 was committed after the pass read the log.
+        let got = p.recall(&[4, 5]);
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), vec![5]);
+        assert_eq!(got[&5].len(), 2);
+        assert!(p.recall(&[3]).is_empty(), "forgotten");
+        assert_eq!(p.recall(&[8])[&8].len(), 1);
+        assert_eq!(p.memory().readings, 0);
+    }
+
+    #[test]
+    fn beyond_its_bound_the_oldest_batches_are_forgotten() {
+        let p = Pending::default();
+        p.remember(1, vec![(1, row(0)); REMEMBER_AT_MOST / 2 + 1]);
+        p.remember(2, vec![(1, row(1)); REMEMBER_AT_MOST / 2]);
+        assert_eq!(p.memory().readings, REMEMBER_AT_MOST / 2);
+        assert!(p.recall(&[1]).is_empty());
+        assert_eq!(p.recall(&[2])[&2].len(), REMEMBER_AT_MOST / 2);
+    }
 
     #[test]
     fn a_slow_pass_spaces_the_next_one_out_and_a_quick_one_does_not() {

@@ -27,7 +27,7 @@ use super::admit::Accepted;
 use super::directory::Directory;
 use super::recompute::Touched;
 use super::rollup::{self, Pending, widen};
-use crate::store::telemetry::{DeviceSpan, ReadingRow, RejectionRow};
+use crate::store::telemetry::{DeviceSpan, ReadingRow, RejectionRow, SampleRow};
 use crate::store::{Store, Ts, dispatch_tx};
 
 /// Work for the writer: readings and refusals, and whom to tell once committed.
@@ -160,7 +160,8 @@ async fn write_all(
         // A backlog: more is queued, or the batch closed full rather than by its linger.
         let queued = !rx.is_empty() || rows >= limits.max_rows;
         let rollups = rollups_for(queued, limits.rollup_max_lag, pending.outstanding());
-        let written = write_with_retry(store, directory, zone, &batch, rollups, shutdown).await;
+        let written =
+            write_with_retry(store, directory, zone, &batch, rollups, pending, shutdown).await;
         let Some((per_submission, rollups)) = written else {
             tracing::warn!(
                 rows,
@@ -198,13 +199,14 @@ async fn write_with_retry(
     zone: Tz,
     batch: &[Submission],
     rollups: Rollups,
+    pending: &Pending,
     shutdown: &CancellationToken,
 ) -> Option<(Vec<Result<u64, NotStored>>, Rollups)> {
     let mut backoff = Duration::from_millis(200);
     loop {
         let snap = directory.snapshot();
         let rated = |id: i64| snap.by_id.get(&id).and_then(|d| d.rated_kw);
-        match write(store, batch, rated, zone, rollups).await {
+        match write(store, batch, rated, zone, rollups, pending).await {
             Ok(n) => return Some((n.into_iter().map(Ok).collect(), rollups)),
             Err(e) if store.ping().await => {
                 tracing::error!(error = %e, "a batch failed with the database up; writing its payloads one by one");
@@ -213,7 +215,7 @@ async fn write_with_retry(
                     let one = std::slice::from_ref(s);
                     // Rollups later: if rolling up is what fails (marks of earlier batches
                     // included), readings are still stored and confirmed.
-                    match write(store, one, rated, zone, Rollups::Later).await {
+                    match write(store, one, rated, zone, Rollups::Later, pending).await {
                         Ok(n) => out.push(Ok(n[0])),
                         Err(e) => {
                             tracing::error!(error = %e, readings = s.readings.len(), "a payload cannot be stored; it is left unconfirmed");
@@ -235,13 +237,15 @@ async fn write_with_retry(
     }
 }
 
-/// Writes one batch in one transaction; returns the rows inserted per submission.
+/// Writes one batch in one transaction; returns the rows inserted per submission. With
+/// rollups later, the new readings go to `pending` once committed, for the roller.
 async fn write(
     store: &Store,
     batch: &[Submission],
     rated: impl Fn(i64) -> Option<f64>,
     zone: Tz,
     rollups: Rollups,
+    pending: &Pending,
 ) -> Result<Vec<u64>, sqlx::Error> {
     let now = Ts(Utc::now());
     let started = std::time::Instant::now();
@@ -262,9 +266,11 @@ async fn write(
     for a in batch.iter().flat_map(|s| &s.readings) {
         widen(&mut touched, a.device_id, a.ts, a.ts);
     }
+    let new_rows = new_samples(&rows, &stored);
     let inserted = inserted_per_submission(batch.iter().map(|s| &s.readings[..]), stored);
     let inserted_at = started.elapsed();
     let devices = touched.len();
+    let mut logged = None;
     let earlier_marks = match rollups {
         Rollups::Later => {
             let spans: Vec<DeviceSpan> = touched
@@ -275,14 +281,17 @@ async fn write(
                     to: Ts(t.last),
                 })
                 .collect();
-            dispatch_tx!(&mut tx, telemetry::log_pending(&spans))?;
+            logged = Some(dispatch_tx!(&mut tx, telemetry::log_pending(&spans))?);
             0
         }
         // Marks of other processes (or left by one that stopped) included.
-        Rollups::Now => rollup::roll_up_marked(&mut tx, touched, rated, zone).await?,
+        Rollups::Now => rollup::roll_up_marked(&mut tx, touched, rated, zone, pending).await?,
     };
     let recomputed_at = started.elapsed();
     tx.commit().await?;
+    if let Some(id) = logged {
+        pending.remember(id, new_rows);
+    }
     // Where a batch's time goes, for tuning (RUST_LOG=pvledger::ingest::writer=debug).
     tracing::debug!(
         submissions = batch.len(),
@@ -312,6 +321,29 @@ fn inserted_per_submission<'a>(
                 .filter(|a| stored.remove(&(a.device_id, stored_ts(a))))
                 .count() as u64
         })
+        .collect()
+}
+
+/// The rows of `rows` the insert stored (`stored`: their keys), as the roller reads them.
+fn new_samples(rows: &[ReadingRow], stored: &[(i64, Ts)]) -> Vec<(i64, SampleRow)> {
+    let sample = |r: &ReadingRow| {
+        let s = SampleRow {
+            ts: r.ts,
+            counter: r.energy_total_kwh.or(r.export_energy_kwh),
+            ac_power_w: r.ac_power_w,
+            irradiance_poa_wm2: r.irradiance_poa_wm2,
+            quality: r.quality,
+        };
+        (r.device_id, s)
+    };
+    // Nearly always every row is new; otherwise (resends) only the stored ones.
+    if stored.len() == rows.len() {
+        return rows.iter().map(sample).collect();
+    }
+    let stored: HashSet<(i64, Ts)> = stored.iter().copied().collect();
+    rows.iter()
+        .filter(|r| stored.contains(&(r.device_id, r.ts)))
+        .map(sample)
         .collect()
 }
 

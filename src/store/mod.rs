@@ -219,6 +219,47 @@ pub mod pg {
         use super::Db;
         include!("telemetry_sql.rs");
 
+        /// The rollup tails of `device_ids` that have one.
+        pub async fn tails(
+            conn: &mut Conn,
+            device_ids: &[i64],
+        ) -> Result<Vec<TailRow>, sqlx::Error> {
+            sqlx::query_as(&format!(
+                "SELECT {TAIL_COLUMNS} FROM rollup_tails WHERE device_id = ANY($1::int8[])"
+            ))
+            .bind(device_ids)
+            .fetch_all(conn)
+            .await
+        }
+
+        /// Stores `tails`, replacing each device's earlier one: one statement, the rows as
+        /// arrays.
+        pub async fn save_tails(conn: &mut Conn, tails: &[TailRow]) -> Result<(), sqlx::Error> {
+            if tails.is_empty() {
+                return Ok(());
+            }
+            let ts = |f: fn(&TailRow) -> Option<Ts>| {
+                tails.iter().map(|t| f(t).map(|t| t.0)).collect::<Vec<_>>()
+            };
+            let val = |f: fn(&TailRow) -> Option<f64>| tails.iter().map(f).collect::<Vec<_>>();
+            sqlx::query(&format!(
+                "INSERT INTO rollup_tails ({TAIL_COLUMNS}) SELECT * FROM UNNEST($1::int8[], \
+                 $2::timestamptz[], $3::timestamptz[], $4::float8[], $5::timestamptz[], \
+                 $6::float8[], $7::timestamptz[], $8::float8[]) {TAIL_UPSERT}"
+            ))
+            .bind(tails.iter().map(|t| t.device_id).collect::<Vec<_>>())
+            .bind(tails.iter().map(|t| t.last_ts.0).collect::<Vec<_>>())
+            .bind(ts(|t| t.counter_ts))
+            .bind(val(|t| t.counter))
+            .bind(ts(|t| t.power_ts))
+            .bind(val(|t| t.power_w))
+            .bind(ts(|t| t.irradiance_ts))
+            .bind(val(|t| t.irradiance_wm2))
+            .execute(conn)
+            .await
+            .map(drop)
+        }
+
         /// Daily rows of some devices for days in [from, to], by day, then device. Read as
         /// one row of arrays per device: a station's year as 365 rows spent more on each
         /// row's messages and decoding, on both sides, than on reading them (issue 7: a
@@ -592,6 +633,47 @@ pub mod lite {
     pub mod telemetry {
         use super::Db;
         include!("telemetry_sql.rs");
+
+        /// The rollup tails of `device_ids` that have one.
+        pub async fn tails(
+            conn: &mut Conn,
+            device_ids: &[i64],
+        ) -> Result<Vec<TailRow>, sqlx::Error> {
+            let mut out = Vec::with_capacity(device_ids.len());
+            for chunk in device_ids.chunks(SPAN_CHUNK) {
+                let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
+                    "SELECT {TAIL_COLUMNS} FROM rollup_tails WHERE device_id IN ("
+                ));
+                let mut ids = q.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                q.push(")");
+                out.extend(q.build_query_as::<TailRow>().fetch_all(&mut *conn).await?);
+            }
+            Ok(out)
+        }
+
+        /// Stores `tails`, replacing each device's earlier one.
+        pub async fn save_tails(conn: &mut Conn, tails: &[TailRow]) -> Result<(), sqlx::Error> {
+            for chunk in tails.chunks(CHUNK) {
+                let mut q: QueryBuilder<Db> =
+                    QueryBuilder::new(format!("INSERT INTO rollup_tails ({TAIL_COLUMNS}) "));
+                q.push_values(chunk, |mut b, t| {
+                    b.push_bind(t.device_id)
+                        .push_bind(t.last_ts)
+                        .push_bind(t.counter_ts)
+                        .push_bind(t.counter)
+                        .push_bind(t.power_ts)
+                        .push_bind(t.power_w)
+                        .push_bind(t.irradiance_ts)
+                        .push_bind(t.irradiance_wm2);
+                });
+                q.push(format!(" {TAIL_UPSERT}"));
+                q.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
 
         /// Daily rows of some devices for days in [from, to], by day, then device.
         pub async fn daily<'c, E: sqlx::Executor<'c, Database = Db>>(

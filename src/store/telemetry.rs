@@ -75,6 +75,29 @@ pub struct DeviceSampleRow {
     pub sample: SampleRow,
 }
 
+/// Where a device's rollups end (`rollup_tails`): the newest reading they hold and, per
+/// quantity, the last reading the next one pairs with, as instant and value.
+#[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
+pub struct TailRow {
+    pub device_id: i64,
+    pub last_ts: Ts,
+    pub counter_ts: Option<Ts>,
+    pub counter: Option<f64>,
+    pub power_ts: Option<Ts>,
+    pub power_w: Option<f64>,
+    pub irradiance_ts: Option<Ts>,
+    pub irradiance_wm2: Option<f64>,
+}
+
+/// Per device, the last reading before a span that has each quantity (see
+/// `last_before_many`).
+#[derive(Debug, Clone, Default)]
+pub struct LastBefore {
+    pub counter: Option<SampleRow>,
+    pub power: Option<SampleRow>,
+    pub irradiance: Option<SampleRow>,
+}
+
 /// One device's span of time, [from, to), in a set-wise query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceSpan {

@@ -6,8 +6,8 @@ use sqlx::QueryBuilder;
 
 use crate::store::Ts;
 use crate::store::telemetry::{
-    DailyRow, DailyWrite, DeviceNowRow, DeviceDays, DeviceSampleRow, DeviceSpan, HourCells, HourlyRow, Mark, ReadingRow, RejectionRow,
-    SampleRow, StoredRejection,
+    DailyRow, DailyWrite, DeviceNowRow, DeviceDays, DeviceSampleRow, DeviceSpan, HourCells, HourlyRow, LastBefore, Mark, ReadingRow,
+    RejectionRow, StoredRejection, TailRow,
 };
 
 /// A connection (or transaction) of this backend.
@@ -73,6 +73,15 @@ pub async fn insert_rejections(conn: &mut Conn, rows: &[RejectionRow]) -> Result
 const SAMPLE_COLUMNS: &str =
     "r.device_id, r.ts, COALESCE(r.energy_total_kwh, r.export_energy_kwh) AS counter, r.ac_power_w, r.irradiance_poa_wm2, r.quality";
 
+/// The columns of `rollup_tails`, in [`TailRow`]'s order.
+const TAIL_COLUMNS: &str =
+    "device_id, last_ts, counter_ts, counter, power_ts, power_w, irradiance_ts, irradiance_wm2";
+
+/// Replaces a device's stored tail with the one inserted.
+const TAIL_UPSERT: &str = "ON CONFLICT (device_id) DO UPDATE SET last_ts = excluded.last_ts, \
+    counter_ts = excluded.counter_ts, counter = excluded.counter, power_ts = excluded.power_ts, \
+    power_w = excluded.power_w, irradiance_ts = excluded.irradiance_ts, irradiance_wm2 = excluded.irradiance_wm2";
+
 // Set-wise rollup queries: one statement per chunk of devices instead of one
 // per device: the writer's batch touches thousands of devices and a round trip per device
 // and query was what bounded ingest (issue 7). The device spans travel as a relation whose
@@ -107,31 +116,35 @@ pub async fn window_samples_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Resul
     Ok(out)
 }
 
-/// For each span: its device's last reading before `from`, and its last reading with a
-/// usable counter before `from` (often the same reading).
-#[allow(clippy::type_complexity)]
-pub async fn last_before_many(
-    conn: &mut Conn,
-    spans: &[DeviceSpan],
-) -> Result<Vec<(i64, Option<SampleRow>, Option<SampleRow>)>, sqlx::Error> {
-    let mut found: Vec<(i64, Option<Ts>, Option<Ts>)> = Vec::with_capacity(spans.len());
+/// For each span, its device's last reading before `from` with a usable counter, and its
+/// last with power and with irradiance at or after `to` (spans here run backwards: `to`
+/// bounds how far back to look, as these pair only across a short gap, and a device that
+/// never has the quantity would otherwise be read to its first reading).
+pub async fn last_before_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<Vec<(i64, LastBefore)>, sqlx::Error> {
+    /// A device and the instants of its last counter, power and irradiance readings.
+    type Found = (i64, Option<Ts>, Option<Ts>, Option<Ts>);
+    let mut found: Vec<Found> = Vec::with_capacity(spans.len());
     for chunk in spans.chunks(SPAN_CHUNK) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "SELECT w.column1, \
-             (SELECT r.ts FROM readings r WHERE r.device_id = w.column1 AND r.ts < w.column2 ORDER BY r.ts DESC LIMIT 1), \
              (SELECT r.ts FROM readings r WHERE r.device_id = w.column1 AND r.ts < w.column2 \
-              AND COALESCE(r.energy_total_kwh, r.export_energy_kwh) > 0 ORDER BY r.ts DESC LIMIT 1) FROM (",
+              AND COALESCE(r.energy_total_kwh, r.export_energy_kwh) > 0 ORDER BY r.ts DESC LIMIT 1), \
+             (SELECT r.ts FROM readings r WHERE r.device_id = w.column1 AND r.ts < w.column2 AND r.ts >= w.column3 \
+              AND r.ac_power_w IS NOT NULL ORDER BY r.ts DESC LIMIT 1), \
+             (SELECT r.ts FROM readings r WHERE r.device_id = w.column1 AND r.ts < w.column2 AND r.ts >= w.column3 \
+              AND r.irradiance_poa_wm2 IS NOT NULL ORDER BY r.ts DESC LIMIT 1) FROM (",
         );
         push_spans(&mut q, chunk);
         q.push(") AS w");
-        found.extend(q.build_query_as::<(i64, Option<Ts>, Option<Ts>)>().fetch_all(&mut *conn).await?);
+        found.extend(q.build_query_as::<Found>().fetch_all(&mut *conn).await?);
     }
     let mut keys: Vec<DeviceSpan> = Vec::new();
-    for (device_id, any, counter) in &found {
-        for ts in [any, counter].into_iter().flatten() {
+    for (device_id, counter, power, irradiance) in &found {
+        for ts in [counter, power, irradiance].into_iter().flatten() {
             keys.push(DeviceSpan { device_id: *device_id, from: *ts, to: *ts });
         }
     }
+    keys.sort_unstable_by_key(|k| (k.device_id, k.from.0));
     keys.dedup();
     let mut rows = std::collections::HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(SPAN_CHUNK) {
@@ -143,7 +156,12 @@ pub async fn last_before_many(
         }
     }
     let at = |device_id: i64, ts: Option<Ts>| ts.and_then(|t| rows.get(&(device_id, t.0)).cloned());
-    Ok(found.into_iter().map(|(d, any, counter)| (d, at(d, any), at(d, counter))).collect())
+    Ok(found
+        .into_iter()
+        .map(|(d, counter, power, irradiance)| {
+            (d, LastBefore { counter: at(d, counter), power: at(d, power), irradiance: at(d, irradiance) })
+        })
+        .collect())
 }
 
 /// Sets the quality flags of readings given as (device, ts, quality).
@@ -229,20 +247,18 @@ pub async fn mark_dirty_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<()
 /// roll-up removes exactly the rows it read, so a batch committed while it ran keeps its
 /// row without any locking, and a batch costs one row instead of an upsert per device in
 /// `rollup_dirty` (a third of a deferred batch's time, issue 7).
-pub async fn log_pending(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO rollup_pending (spans) VALUES ($1)")
+/// Returns the row's id.
+pub async fn log_pending(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO rollup_pending (spans) VALUES ($1) RETURNING id")
         .bind(crate::store::telemetry::encode_spans(spans))
-        .execute(conn)
+        .fetch_one(conn)
         .await
-        .map(drop)
 }
 
 /// The logged batches whose rollups trail their readings: their ids, and their spans.
-pub async fn pending<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E) -> Result<(Vec<i64>, Vec<DeviceSpan>), sqlx::Error> {
+pub async fn pending<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E) -> Result<Vec<(i64, Vec<DeviceSpan>)>, sqlx::Error> {
     let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT id, spans FROM rollup_pending ORDER BY id").fetch_all(ex).await?;
-    let ids = rows.iter().map(|(id, _)| *id).collect();
-    let spans = rows.iter().flat_map(|(_, b)| crate::store::telemetry::decode_spans(b)).collect();
-    Ok((ids, spans))
+    Ok(rows.into_iter().map(|(id, b)| (id, crate::store::telemetry::decode_spans(&b))).collect())
 }
 
 /// Removes the logged batches that were rolled up.
