@@ -12,6 +12,7 @@ mod assess_packed;
 mod dec;
 mod gateway;
 mod leases;
+mod readings_copy;
 pub mod telemetry;
 pub use gateway::GatewayStatusRow;
 pub mod timescale;
@@ -476,11 +477,12 @@ pub mod pg {
         /// Inserts readings, skipping any (device, ts) already stored (a resend); returns the
         /// keys of the rows that were new. Must run inside a transaction.
         ///
-        /// Nearly every batch holds new readings only: a plain insert spares ON CONFLICT's
-        /// speculative insertion (a quarter to a third of the statement's time, measured on
-        /// PostgreSQL 15), and when it succeeds every row was new. A resend (stored before,
-        /// or twice in the batch) fails it on the primary key; the savepoint undoes that and
-        /// the batch goes through ON CONFLICT DO NOTHING instead.
+        /// Nearly every batch holds new readings only: loaded with COPY, which spares ON
+        /// CONFLICT's speculative insertion (a quarter to a third of an INSERT's time,
+        /// measured on PostgreSQL 15) and takes the rows in about half the time of an INSERT
+        /// from arrays; when it succeeds every row was new. A resend (stored before, or twice
+        /// in the batch) fails it on the primary key; the savepoint undoes that and the
+        /// batch goes through ON CONFLICT DO NOTHING instead.
         pub async fn insert_readings(
             conn: &mut Conn,
             rows: &[ReadingRow],
@@ -491,10 +493,14 @@ pub mod pg {
             sqlx::query("SAVEPOINT new_readings")
                 .execute(&mut *conn)
                 .await?;
-            match bind_readings!(sqlx::query(INSERT_READINGS), rows)
-                .execute(&mut *conn)
-                .await
-            {
+            let copied = async {
+                let mut copy = conn
+                    .copy_in_raw(super::super::readings_copy::COPY_READINGS)
+                    .await?;
+                copy.send(super::super::readings_copy::encode(rows)).await?;
+                copy.finish().await
+            };
+            match copied.await {
                 Ok(_) => {
                     sqlx::query("RELEASE SAVEPOINT new_readings")
                         .execute(&mut *conn)
