@@ -340,7 +340,7 @@ fn unpack_sqlite(
 }
 
 /// `YYYY-MM-DD` without chrono's general parser, which is the slow part at millions of days.
-fn parse_day(s: &str) -> Option<NaiveDate> {
+pub(super) fn parse_day(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
