@@ -35,6 +35,8 @@
 mod mosquitto;
 #[path = "support/pg.rs"]
 mod pg;
+#[path = "../tests/common/ports.rs"]
+mod ports;
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod metrics;
 pub mod mosquitto;
+pub mod ports;
 pub mod private_pg;
 pub mod web;
 pub mod webdriver;

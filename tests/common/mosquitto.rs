@@ -19,11 +19,7 @@ impl Mosquitto {
     /// Starts Mosquitto with the `mosquitto.conf` lines `settings` gives for its own
     /// directory (where persistence or TLS files may go), after a listener on a free port.
     pub fn start(settings: impl FnOnce(&Path) -> String) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::ports::free_port();
         let dir = tempfile::tempdir().unwrap();
         // Started as root, Mosquitto drops to its own user: it must be able to save here.
         use std::os::unix::fs::PermissionsExt;

@@ -36,11 +36,7 @@ fn is_root() -> bool {
 
 impl PrivatePg {
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::ports::free_port();
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         if is_root() {

@@ -30,18 +30,10 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Driver {
     /// Starts chromedriver and a headless chromium session (desktop-sized window).
     pub async fn start() -> Driver {
-        let port = free_port();
+        let port = super::ports::free_port();
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
