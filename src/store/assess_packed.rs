@@ -279,17 +279,10 @@ async fn read_sqlite(
                 CASE WHEN irradiation_kwh_m2 IS NULL THEN ''
                      ELSE printf('%!.17g', irradiation_kwh_m2) END,
                 data_hours, producing_hours), ';')
-         FROM energy_daily WHERE day >= ",
+         FROM energy_daily",
     );
-    q.push_bind(from)
-        .push(" AND day <= ")
-        .push_bind(to)
-        .push(" AND device_id IN (");
-    let mut list = q.separated(", ");
-    for id in device_ids {
-        list.push_bind(*id);
-    }
-    q.push(") GROUP BY device_id");
+    push_days_of(&mut q, device_ids, from, to);
+    q.push(" GROUP BY device_id");
     let rows: Vec<(i64, String)> = q.build_query_as().fetch_all(pool).await?;
     for (device_id, packed) in rows {
         let mut days = Vec::with_capacity(packed.len() / 40 + 1);
@@ -297,6 +290,26 @@ async fn read_sqlite(
         out.push((device_id, days));
     }
     Ok(())
+}
+
+/// ` WHERE` the day is in [from, to] and the device one of `device_ids`: SQLite's packed
+/// reads of `energy_daily` (here, and a station's energy in `lite::telemetry::daily`).
+pub(super) fn push_days_of(
+    q: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    device_ids: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) {
+    q.push(" WHERE day >= ")
+        .push_bind(from)
+        .push(" AND day <= ")
+        .push_bind(to)
+        .push(" AND device_id IN (");
+    let mut list = q.separated(", ");
+    for id in device_ids {
+        list.push_bind(*id);
+    }
+    q.push(")");
 }
 
 /// Parses one device's `day energy samples irradiation data producing;...` text.

@@ -696,17 +696,10 @@ pub mod lite {
             // which was most of a year's request. printf('%!.17g') keeps every bit of a REAL.
             let mut q: QueryBuilder<Db> = QueryBuilder::new(
                 "SELECT device_id, group_concat(printf('%s %!.17g %d', day, energy_kwh, samples), ';') \
-                 FROM energy_daily WHERE day >= ",
+                 FROM energy_daily",
             );
-            q.push_bind(from)
-                .push(" AND day <= ")
-                .push_bind(to)
-                .push(" AND device_id IN (");
-            let mut list = q.separated(", ");
-            for id in device_ids {
-                list.push_bind(*id);
-            }
-            q.push(") GROUP BY device_id");
+            super::super::assess_packed::push_days_of(&mut q, device_ids, from, to);
+            q.push(" GROUP BY device_id");
             let packed: Vec<(i64, String)> = q.build_query_as().fetch_all(ex).await?;
             let mut rows = Vec::with_capacity(packed.iter().map(|(_, p)| p.len() / 20 + 1).sum());
             for (device_id, text) in &packed {
