@@ -266,7 +266,8 @@ async fn write(
     for a in batch.iter().flat_map(|s| &s.readings) {
         widen(&mut touched, a.device_id, a.ts, a.ts);
     }
-    let new_rows = new_samples(&rows, &stored);
+    // For the roller, which rolls them up later.
+    let new_rows = (rollups == Rollups::Later).then(|| new_samples(&rows, &stored));
     let inserted = inserted_per_submission(batch.iter().map(|s| &s.readings[..]), stored);
     let inserted_at = started.elapsed();
     let devices = touched.len();
@@ -289,7 +290,7 @@ async fn write(
     };
     let recomputed_at = started.elapsed();
     tx.commit().await?;
-    if let Some(id) = logged {
+    if let (Some(id), Some(new_rows)) = (logged, new_rows) {
         pending.remember(id, new_rows);
     }
     // Where a batch's time goes, for tuning (RUST_LOG=pvledger::ingest::writer=debug).
