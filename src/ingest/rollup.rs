@@ -40,8 +40,8 @@ struct Remembered {
     readings: usize,
 }
 
-/// Readings kept for the roller: a flood of 600,000 fits (about 60 bytes each); beyond,
-/// the oldest batches are forgotten and read back instead.
+/// Readings kept for the roller: a flood of 600,000 fits (72 bytes each, so at most about
+/// 70 MB); beyond, the oldest batches are forgotten and read back instead.
 pub const REMEMBER_AT_MOST: usize = 1_000_000;
 
 #[derive(Default)]
