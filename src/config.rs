@@ -240,6 +240,8 @@ pub struct IngestConfig {
     pub rollup_max_lag_ms: u64,
     pub queue: usize,
     pub expected_interval_s: u64,
+    /// Seconds between two checks of the year packs of daily energy (ingest::packer); 0: never.
+    pub pack_every_s: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

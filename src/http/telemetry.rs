@@ -191,7 +191,7 @@ pub async fn energy(
             let last = (to - chrono::Duration::milliseconds(1))
                 .with_timezone(&zone)
                 .date_naive();
-            let rows = dispatch!(&state.store, telemetry::daily(&ids, first, last))?;
+            let rows = dispatch!(&state.store, telemetry::daily_packed(&ids, first, last))?;
             let mut next_start = None;
             series::by_day_or_month(
                 &rows

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod energy;
 pub mod gateway_status;
 pub mod mqtt;
+pub mod packer;
 pub mod payload;
 pub mod polled;
 pub mod recompute;
@@ -94,6 +95,15 @@ impl Ingest {
             linger: std::time::Duration::from_millis(config.batch_linger_ms),
             rollup_max_lag: std::time::Duration::from_millis(config.rollup_max_lag_ms),
         };
+        // Ends with the service; it holds no data of its own to drain.
+        if config.pack_every_s > 0 {
+            tokio::spawn(packer::run(
+                store.clone(),
+                zone,
+                std::time::Duration::from_secs(config.pack_every_s),
+                shutdown.clone(),
+            ));
+        }
         let task = tokio::spawn(writer::run(
             store.clone(),
             directory.clone(),

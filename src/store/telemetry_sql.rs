@@ -205,7 +205,8 @@ pub async fn hour_cells_many(conn: &mut Conn, spans: &[DeviceSpan]) -> Result<Ve
     Ok(out)
 }
 
-/// Replaces the daily rows of every device's days with `rows` (a day without hours has no row).
+/// Replaces the daily rows of every device's days with `rows` (a day without hours has no row),
+/// and drops the year packs that held any of those days (store/daily_packs.rs).
 pub async fn replace_daily_many(conn: &mut Conn, days: &[DeviceDays], rows: &[DailyWrite]) -> Result<(), sqlx::Error> {
     for chunk in days.chunks(SPAN_CHUNK) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
@@ -215,6 +216,7 @@ pub async fn replace_daily_many(conn: &mut Conn, days: &[DeviceDays], rows: &[Da
         q.push(") AS w JOIN energy_daily d ON d.device_id = w.column1 AND d.day >= w.column2 AND d.day <= w.column3)");
         q.build().execute(&mut *conn).await?;
     }
+    drop_packs_from(conn, days).await?;
     insert_daily(conn, rows).await
 }
 
