@@ -11,6 +11,7 @@ mod assess_copy;
 mod assess_packed;
 pub mod daily_packs;
 mod dec;
+mod devices_now_packed;
 mod gateway;
 mod leases;
 mod readings_copy;
@@ -395,6 +396,17 @@ pub mod pg {
                 }
             })
             .await
+        }
+
+        /// The reading columns of `devices_now` from the reading `r`, but for the device id, which
+        /// comes from the list of devices (a device without a reading still has a row).
+        fn now_reading_columns() -> String {
+            READING_COLUMNS
+                .split(", ")
+                .filter(|c| *c != "device_id")
+                .map(|c| format!("r.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
 
         /// Each of `device_ids` with its newest reading since `since` and its energy on
@@ -877,12 +889,12 @@ pub mod lite {
             since: Ts,
             day: NaiveDate,
         ) -> Result<Vec<DeviceNowRow>, sqlx::Error> {
-            let columns = now_reading_columns();
+            // One JSON text per chunk: a row per device cost a message each
+            // (store/devices_now_packed.rs).
+            let select = super::super::devices_now_packed::select_list();
             let mut out = Vec::with_capacity(device_ids.len());
             for chunk in device_ids.chunks(DEVICE_CHUNK) {
-                let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
-                    "SELECT w.column1 AS device_id, {columns}, e.energy_kwh AS today_kwh FROM ("
-                ));
+                let mut q: QueryBuilder<Db> = QueryBuilder::new(format!("SELECT {select} FROM ("));
                 q.push_values(chunk, |mut b, id| {
                     b.push_bind(*id);
                 });
@@ -896,7 +908,8 @@ pub mod lite {
                      LEFT JOIN energy_daily e ON e.device_id = w.column1 AND e.day = ",
                 );
                 q.push_bind(day);
-                out.extend(q.build_query_as::<DeviceNowRow>().fetch_all(pool).await?);
+                let json: String = q.build_query_scalar().fetch_one(pool).await?;
+                out.extend(super::super::devices_now_packed::unpack(&json)?);
             }
             Ok(out)
         }

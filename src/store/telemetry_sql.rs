@@ -396,18 +396,8 @@ pub async fn latest_since<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, since
 }
 
 // `devices_now`, the health view's per-device lookups, is written per backend in
-// store/mod.rs: PostgreSQL takes the devices as an array and LATERAL joins.
-
-/// The reading columns of `devices_now` from the reading `r`, but for the device id, which
-/// comes from the list of devices (a device without a reading still has a row).
-fn now_reading_columns() -> String {
-    READING_COLUMNS
-        .split(", ")
-        .filter(|c| *c != "device_id")
-        .map(|c| format!("r.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+// store/mod.rs: PostgreSQL takes the devices as an array and LATERAL joins; SQLite packs the
+// page into one JSON text (store/devices_now_packed.rs).
 
 /// The newest reading of one device.
 pub async fn latest_of<'c, E: sqlx::Executor<'c, Database = Db>>(ex: E, device_id: i64) -> Result<Option<ReadingRow>, sqlx::Error> {
