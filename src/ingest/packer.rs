@@ -49,7 +49,8 @@ pub async fn pack_all(store: &Store, target: NaiveDate) -> Result<PackRun, sqlx:
         dispatch_tx!(&mut tx, telemetry::lock_devices(&ids))?;
         // Again under the locks: a roller may have dropped packs since.
         let stale = stale(&mut tx, &ids, target).await?;
-        // One read of the days per first year, from its first day to the target.
+        // One read of the days for the devices packed from the same year, from its first
+        // day to the target.
         let mut by_year: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
         for (id, year) in &stale {
             by_year.entry(*year).or_default().push(*id);
@@ -57,8 +58,12 @@ pub async fn pack_all(store: &Store, target: NaiveDate) -> Result<PackRun, sqlx:
         let mut packs = Vec::new();
         for (year, ids) in by_year {
             let first = NaiveDate::from_ymd_opt(year, 1, 1).expect("a year's first day");
-            let rows = dispatch_tx!(&mut tx, telemetry::daily(&ids, first, target))?;
+            let mut of_device: HashMap<i64, Vec<_>> = HashMap::new();
+            for row in dispatch_tx!(&mut tx, telemetry::daily(&ids, first, target))? {
+                of_device.entry(row.device_id).or_default().push(row);
+            }
             for id in &ids {
+                let rows = of_device.remove(id).unwrap_or_default();
                 packs.extend(daily_packs::build(*id, year, target, &rows));
             }
         }
