@@ -104,17 +104,17 @@ impl Pack {
     }
 }
 
-/// A pack as a row: device, year, through, blob.
-pub type StoredPack = (i64, i32, NaiveDate, Vec<u8>);
-
-/// Stored packs decoded; a blob that does not parse is an error naming its device and year.
-pub fn decode_all(stored: Vec<StoredPack>) -> Result<Vec<Pack>, sqlx::Error> {
-    stored
-        .into_iter()
-        .map(|(device_id, year, through, blob)| {
-            Pack::decode(device_id, year, through, &blob).map_err(|e| sqlx::Error::Decode(e.into()))
-        })
-        .collect()
+impl Pack {
+    /// A stored pack from its row, as the store reads it: a blob that does not parse is an
+    /// error naming its device and year.
+    pub fn from_row(
+        device_id: i64,
+        year: i32,
+        through: NaiveDate,
+        blob: &[u8],
+    ) -> Result<Pack, sqlx::Error> {
+        Pack::decode(device_id, year, through, blob).map_err(|e| sqlx::Error::Decode(e.into()))
+    }
 }
 
 fn year_end(year: i32) -> NaiveDate {
@@ -138,7 +138,7 @@ pub fn covered_through(packs: &[PackExtent]) -> Option<NaiveDate> {
 
 /// Whether every device's packs (any order) cover it through the last of them, with no gap
 /// between: then the days after its last pack are all [`merge`] needs to read.
-pub fn ends_without_gaps(packs: &[Pack]) -> bool {
+fn ends_without_gaps(packs: &[Pack]) -> bool {
     let mut extents: Vec<PackExtent> = packs
         .iter()
         .map(|p| PackExtent {
@@ -210,6 +210,28 @@ where
     }
     rows.sort_unstable_by_key(|r| (r.day, r.device_id));
     Ok(rows)
+}
+
+/// [`merge`] for a read that fetched, with the packs, each device's days after its last
+/// pack (`after`): those are all it needs unless a device's packs have a gap, which their
+/// invariants rule out; then `read` reads the rows again from the first day not covered.
+pub async fn merge_after<F, Fut, E>(
+    device_ids: &[i64],
+    packs: Vec<Pack>,
+    after: Vec<DailyRow>,
+    from: NaiveDate,
+    to: NaiveDate,
+    read: F,
+) -> Result<Vec<DailyRow>, E>
+where
+    F: FnOnce(NaiveDate) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<DailyRow>, E>>,
+{
+    let enough = ends_without_gaps(&packs);
+    merge(device_ids, packs, from, to, |first| async move {
+        if enough { Ok(after) } else { read(first).await }
+    })
+    .await
 }
 
 /// A device's packs for the years from `first_year` through `target`'s, each up to `target`

@@ -368,10 +368,9 @@ pub mod pg {
             let mut after: Vec<DailyRow> = Vec::new();
             for (device_id, year, day, blob, kwh, samples) in got {
                 match (year, blob, kwh, samples) {
-                    (Some(year), Some(blob), _, _) => packs.push(
-                        Pack::decode(device_id, year, day, &blob)
-                            .map_err(|e| sqlx::Error::Decode(e.into()))?,
-                    ),
+                    (Some(year), Some(blob), _, _) => {
+                        packs.push(Pack::from_row(device_id, year, day, &blob)?)
+                    }
                     (None, None, Some(energy_kwh), Some(samples)) => after.push(DailyRow {
                         device_id,
                         day,
@@ -385,15 +384,8 @@ pub mod pg {
                     }
                 }
             }
-            // The days read start after each device's last pack: enough unless its packs
-            // have a gap, which their invariants rule out; then the rows are read again.
-            let enough = daily_packs::ends_without_gaps(&packs);
-            daily_packs::merge(device_ids, packs, from, to, |first| async move {
-                if enough {
-                    Ok(after)
-                } else {
-                    daily(pool, device_ids, first, to).await
-                }
+            daily_packs::merge_after(device_ids, packs, after, from, to, |first| {
+                daily(pool, device_ids, first, to)
             })
             .await
         }
@@ -876,10 +868,9 @@ pub mod lite {
             let mut after: Vec<DailyRow> = Vec::new();
             for (device_id, year, through, blob, days) in got {
                 match (year, through, blob) {
-                    (Some(year), Some(through), Some(blob)) => packs.push(
-                        Pack::decode(device_id, year, through, &blob)
-                            .map_err(|e| sqlx::Error::Decode(e.into()))?,
-                    ),
+                    (Some(year), Some(through), Some(blob)) => {
+                        packs.push(Pack::from_row(device_id, year, through, &blob)?)
+                    }
                     _ => {
                         if let Some(days) = days {
                             unpack_days(device_id, &days, &mut after)?;
@@ -887,14 +878,8 @@ pub mod lite {
                     }
                 }
             }
-            // Enough unless a device's packs have a gap, which their invariants rule out.
-            let enough = daily_packs::ends_without_gaps(&packs);
-            daily_packs::merge(device_ids, packs, from, to, |first| async move {
-                if enough {
-                    Ok(after)
-                } else {
-                    daily(pool, device_ids, first, to).await
-                }
+            daily_packs::merge_after(device_ids, packs, after, from, to, |first| {
+                daily(pool, device_ids, first, to)
             })
             .await
         }
