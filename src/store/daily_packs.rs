@@ -319,6 +319,26 @@ mod tests {
         out
     }
 
+    /// What [`merge`] gives for `device_ids`, and the first day it asked the rows for
+    /// (`None`: it read none), the rows answering from `rows`.
+    async fn merged(
+        device_ids: &[i64],
+        packs: Vec<Pack>,
+        rows: &[DailyRow],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> (Vec<DailyRow>, Option<NaiveDate>) {
+        let mut asked = None;
+        let merged = merge(device_ids, packs, from, to, |first| {
+            asked = Some(first);
+            let read = within(rows, first, to);
+            async move { Ok::<_, ()>(read) }
+        })
+        .await
+        .unwrap();
+        (merged, asked)
+    }
+
     fn extents(packs: &[Pack]) -> Vec<PackExtent> {
         packs
             .iter()
@@ -368,14 +388,7 @@ mod tests {
         let mut packs = build(1, 2024, target, &rows);
         packs.extend(build(2, 2024, target, &rows));
         packs.retain(|p| p.year >= from.year());
-        let mut asked = None;
-        let merged = merge(&[1, 2], packs, from, to, |first| {
-            asked = Some(first);
-            let read = within(&rows, first, to);
-            async move { Ok::<_, ()>(read) }
-        })
-        .await
-        .unwrap();
+        let (merged, asked) = merged(&[1, 2], packs, &rows, from, to).await;
         // Only the two days after the packs were read from the rows.
         assert_eq!(asked, Some(day(2026, 11, 30)));
         assert_eq!(merged, within(&rows, from, to));
@@ -390,24 +403,11 @@ mod tests {
             .into_iter()
             .filter(|p| p.year == 2025)
             .collect();
-        let mut asked = None;
-        let merged = merge(&[1, 2], packs.clone(), from, to, |first| {
-            asked = Some(first);
-            let read = within(&rows, first, to);
-            async move { Ok::<_, ()>(read) }
-        })
-        .await
-        .unwrap();
+        let (merged_all, asked) = merged(&[1, 2], packs.clone(), &rows, from, to).await;
         assert_eq!(asked, Some(from));
-        assert_eq!(merged, within(&rows, from, to));
+        assert_eq!(merged_all, within(&rows, from, to));
         // Only device 1, with its 2025 pack: the read starts at the first day of 2026.
-        let merged = merge(&[1], packs, from, to, |first| {
-            asked = Some(first);
-            let read = within(&rows, first, to);
-            async move { Ok::<_, ()>(read) }
-        })
-        .await
-        .unwrap();
+        let (merged, asked) = merged(&[1], packs, &rows, from, to).await;
         assert_eq!(asked, Some(day(2026, 1, 1)));
         let mut of_one = within(&rows, from, to);
         of_one.retain(|r| r.device_id == 1);
