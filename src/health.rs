@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::ledger::model::{DeviceKind, Station};
 use crate::solar::position::{Site, is_daylight};
-use crate::store::telemetry::ReadingRow;
+use crate::store::telemetry::LastReading;
 
 /// A device that has not reported for this long is silent.
 pub const SILENT_AFTER: Duration = Duration::minutes(15);
@@ -68,13 +68,13 @@ pub fn daylight(station: &Station, now: DateTime<Utc>) -> bool {
 
 /// Classifies a station from each device's kind and latest reading.
 pub fn classify(
-    latest: &[(DeviceKind, Option<&ReadingRow>)],
+    latest: &[(DeviceKind, Option<&LastReading>)],
     today_kwh: f64,
     now: DateTime<Utc>,
     daylight: bool,
 ) -> Health {
     let last_seen = latest.iter().filter_map(|(_, r)| r.map(|r| r.ts.0)).max();
-    let recent: Vec<&ReadingRow> = latest
+    let recent: Vec<&LastReading> = latest
         .iter()
         .filter(|(k, _)| *k == DeviceKind::Inverter)
         .filter_map(|(_, r)| *r)
@@ -114,24 +114,11 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    fn row(ago_min: i64, power: f64, status: &str) -> ReadingRow {
-        ReadingRow {
-            device_id: 1,
+    fn row(ago_min: i64, power: f64, status: &str) -> LastReading {
+        LastReading {
             ts: Ts(now() - Duration::minutes(ago_min)),
-            received_at: Ts(now()),
             ac_power_w: Some(power),
-            dc_power_w: None,
-            energy_total_kwh: None,
-            export_energy_kwh: None,
-            grid_voltage_v: None,
-            frequency_hz: None,
-            temperature_c: None,
-            irradiance_poa_wm2: None,
-            module_temp_c: None,
-            ambient_temp_c: None,
             status: Some(status.into()),
-            fault_code: None,
-            quality: 0,
         }
     }
 

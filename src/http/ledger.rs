@@ -15,7 +15,7 @@ use crate::ledger::model::{
     Area, AreaLevel, Device, DeviceKind, Share, Station, StationKind, Tariff, in_force,
 };
 use crate::ledger::snapshot::Snapshot;
-use crate::store::telemetry::ReadingRow;
+use crate::store::telemetry::LastReading;
 use crate::store::{Ts, Versions, dispatch};
 
 /// `?area=CODE`: only what lies in that county, township or village.
@@ -215,30 +215,32 @@ pub(crate) async fn with_health(
             &state.store,
             telemetry::devices_now(&ids, since, state.today())
         )?;
-        let latest = now.iter().filter_map(|d| d.reading.clone()).collect();
-        let today: Vec<(i64, f64)> = now
+        let today: HashMap<i64, f64> = now
             .iter()
             .filter_map(|d| Some((d.device_id, d.today_kwh?)))
             .collect();
+        let latest: HashMap<i64, LastReading> = now
+            .into_iter()
+            .filter_map(|d| Some((d.device_id, d.last?)))
+            .collect();
         (latest, today)
     } else {
-        let latest = dispatch!(&state.store, telemetry::latest_since(since))?;
+        let latest = dispatch!(&state.store, telemetry::latest_since(since))?
+            .iter()
+            .map(|r| (r.device_id, LastReading::from(r)))
+            .collect();
         let today = dispatch!(&state.store, telemetry::daily_on(state.today()))?
             .into_iter()
             .map(|d| (d.device_id, d.energy_kwh))
             .collect();
         (latest, today)
     };
-    let latest: HashMap<i64, &ReadingRow> = latest.iter().map(|r| (r.device_id, r)).collect();
-    let today: HashMap<i64, f64> = today.into_iter().collect();
     let healths: Vec<Health> = stations
         .iter()
         .map(|station| {
             let own = ledger.devices_of(&station.code);
-            let readings: Vec<(DeviceKind, Option<&ReadingRow>)> = own
-                .iter()
-                .map(|d| (d.kind, latest.get(&d.id).copied()))
-                .collect();
+            let readings: Vec<(DeviceKind, Option<&LastReading>)> =
+                own.iter().map(|d| (d.kind, latest.get(&d.id))).collect();
             let today_kwh = own
                 .iter()
                 .filter(|d| d.kind == DeviceKind::Inverter)

@@ -11,7 +11,7 @@
 use serde::Deserialize;
 
 use super::Ts;
-use super::telemetry::{DeviceNowRow, ReadingRow};
+use super::telemetry::DeviceNowRow;
 
 /// A REAL column as exact text, or NULL.
 fn exact(column: &str) -> String {
@@ -20,47 +20,21 @@ fn exact(column: &str) -> String {
 
 /// The select list: one JSON text for all devices, in the order of [`Packed`]'s fields.
 pub fn select_list() -> String {
-    let reals = [
-        "ac_power_w",
-        "dc_power_w",
-        "energy_total_kwh",
-        "export_energy_kwh",
-        "grid_voltage_v",
-        "frequency_hz",
-        "temperature_c",
-        "irradiance_poa_wm2",
-        "module_temp_c",
-        "ambient_temp_c",
-    ]
-    .map(|c| exact(&format!("r.{c}")))
-    .join(", ");
     format!(
-        "json_group_array(json_array(w.column1, r.ts, r.received_at, {reals}, \
-         r.status, r.fault_code, r.quality, {}))",
+        "json_group_array(json_array(w.column1, r.ts, {}, r.status, {}))",
+        exact("r.ac_power_w"),
         exact("e.energy_kwh")
     )
 }
 
-/// One device's array, as [`select_list`] writes it: id, instant, received, the ten REAL
-/// columns as text, status, fault code, quality, energy today as text.
+/// One device's array, as [`select_list`] writes it: id, the newest reading's instant (ms),
+/// AC power as text and status, energy today as text.
 #[derive(Deserialize)]
 struct Packed(
     i64,
     Option<i64>,
-    Option<i64>,
     Option<String>,
     Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i16>,
     Option<String>,
 );
 
@@ -91,51 +65,14 @@ pub fn unpack(json: &str) -> Result<Vec<DeviceNowRow>, sqlx::Error> {
     packed.into_iter().map(row).collect()
 }
 
-fn row(p: Packed) -> Result<DeviceNowRow, sqlx::Error> {
-    let Packed(
+fn row(Packed(device_id, ts, ac, status, today): Packed) -> Result<DeviceNowRow, sqlx::Error> {
+    // No reading since the instant asked: the LEFT JOIN's NULLs.
+    let ts = ts.map(|ms| instant(device_id, ms)).transpose()?;
+    Ok(DeviceNowRow::from_columns(
         device_id,
         ts,
-        received_at,
-        ac,
-        dc,
-        total,
-        export,
-        voltage,
-        hz,
-        temp,
-        poa,
-        module,
-        ambient,
+        real(device_id, ac)?,
         status,
-        fault_code,
-        quality,
-        today,
-    ) = p;
-    let reading = match (ts, received_at, quality) {
-        (Some(ts), Some(received_at), Some(quality)) => Some(ReadingRow {
-            device_id,
-            ts: instant(device_id, ts)?,
-            received_at: instant(device_id, received_at)?,
-            ac_power_w: real(device_id, ac)?,
-            dc_power_w: real(device_id, dc)?,
-            energy_total_kwh: real(device_id, total)?,
-            export_energy_kwh: real(device_id, export)?,
-            grid_voltage_v: real(device_id, voltage)?,
-            frequency_hz: real(device_id, hz)?,
-            temperature_c: real(device_id, temp)?,
-            irradiance_poa_wm2: real(device_id, poa)?,
-            module_temp_c: real(device_id, module)?,
-            ambient_temp_c: real(device_id, ambient)?,
-            status,
-            fault_code,
-            quality,
-        }),
-        // No reading since the instant asked (the LEFT JOIN's NULLs).
-        _ => None,
-    };
-    Ok(DeviceNowRow {
-        device_id,
-        reading,
-        today_kwh: real(device_id, today)?,
-    })
+        real(device_id, today)?,
+    ))
 }

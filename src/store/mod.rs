@@ -390,17 +390,6 @@ pub mod pg {
             .await
         }
 
-        /// The reading columns of `devices_now` from the reading `r`, but for the device id, which
-        /// comes from the list of devices (a device without a reading still has a row).
-        fn now_reading_columns() -> String {
-            READING_COLUMNS
-                .split(", ")
-                .filter(|c| *c != "device_id")
-                .map(|c| format!("r.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-
         /// Each of `device_ids` with its newest reading since `since` and its energy on
         /// `day` (both may be missing): one descending primary-key lookup per device for
         /// each, so the cost follows the devices asked for, not the rows stored (unlike
@@ -415,23 +404,28 @@ pub mod pg {
             since: Ts,
             day: NaiveDate,
         ) -> Result<Vec<DeviceNowRow>, sqlx::Error> {
-            static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-                let columns = now_reading_columns();
-                format!(
-                    "SELECT w.d AS device_id, {columns}, e.energy_kwh AS today_kwh \
-                     FROM UNNEST($1::int8[]) AS w(d) \
-                     LEFT JOIN LATERAL (SELECT * FROM readings x \
-                         WHERE x.device_id = w.d AND x.ts >= $2 ORDER BY x.ts DESC LIMIT 1) AS r ON true \
-                     LEFT JOIN LATERAL (SELECT x.energy_kwh FROM energy_daily x \
-                         WHERE x.device_id = w.d AND x.day = $3) AS e ON true"
-                )
-            });
-            sqlx::query_as(&SQL)
-                .bind(device_ids)
-                .bind(since)
-                .bind(day)
-                .fetch_all(pool)
-                .await
+            // Decoded by position: by name, sqlx looked each of 100 rows' columns up in a
+            // hash map (issue 7, perf).
+            type Row = (i64, Option<Ts>, Option<f64>, Option<String>, Option<f64>);
+            let rows: Vec<Row> = sqlx::query_as(
+                "SELECT w.d, r.ts, r.ac_power_w, r.status, e.energy_kwh \
+                 FROM UNNEST($1::int8[]) AS w(d) \
+                 LEFT JOIN LATERAL (SELECT x.ts, x.ac_power_w, x.status FROM readings x \
+                     WHERE x.device_id = w.d AND x.ts >= $2 ORDER BY x.ts DESC LIMIT 1) AS r ON true \
+                 LEFT JOIN LATERAL (SELECT x.energy_kwh FROM energy_daily x \
+                     WHERE x.device_id = w.d AND x.day = $3) AS e ON true",
+            )
+            .bind(device_ids)
+            .bind(since)
+            .bind(day)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, ts, power, status, today)| {
+                    DeviceNowRow::from_columns(id, ts, power, status, today)
+                })
+                .collect())
         }
 
         // The set-wise relations of telemetry_sql.rs as arrays: one bind per column whatever

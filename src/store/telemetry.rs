@@ -28,32 +28,57 @@ pub struct ReadingRow {
     pub quality: i16,
 }
 
+/// What station health reads of a device's newest reading: when, how much AC power, and
+/// in what state. The station list asks it of a hundred devices per page, so it carries
+/// these three columns, not the reading's sixteen: PostgreSQL sent, and sqlx decoded by
+/// name, every column of every row (issue 7, perf).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastReading {
+    pub ts: Ts,
+    pub ac_power_w: Option<f64>,
+    pub status: Option<String>,
+}
+
+impl From<&ReadingRow> for LastReading {
+    fn from(r: &ReadingRow) -> Self {
+        LastReading {
+            ts: r.ts,
+            ac_power_w: r.ac_power_w,
+            status: r.status.clone(),
+        }
+    }
+}
+
 /// A device as station health needs it now: its newest reading since some instant, if
 /// any, and its energy today, if rolled up. One row per device asked for, so that a page
-/// of the station list is one statement (`telemetry::devices_now`), not two. The row has
-/// the reading's columns, NULL where there is none.
+/// of the station list is one statement (`telemetry::devices_now`), not two.
 #[derive(Debug, Clone)]
 pub struct DeviceNowRow {
     pub device_id: i64,
-    pub reading: Option<ReadingRow>,
+    pub last: Option<LastReading>,
     pub today_kwh: Option<f64>,
 }
 
-impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for DeviceNowRow
-where
-    ReadingRow: sqlx::FromRow<'r, R>,
-    &'r str: sqlx::ColumnIndex<R>,
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<Ts>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        let ts: Option<Ts> = row.try_get("ts")?;
-        Ok(DeviceNowRow {
-            device_id: row.try_get("device_id")?,
-            reading: ts.map(|_| ReadingRow::from_row(row)).transpose()?,
-            today_kwh: row.try_get("today_kwh")?,
-        })
+impl DeviceNowRow {
+    /// The row from its columns as both backends select them: device, the newest
+    /// reading's instant, power and status (all NULL when there is no reading), energy
+    /// today.
+    pub fn from_columns(
+        device_id: i64,
+        ts: Option<Ts>,
+        ac_power_w: Option<f64>,
+        status: Option<String>,
+        today_kwh: Option<f64>,
+    ) -> Self {
+        DeviceNowRow {
+            device_id,
+            last: ts.map(|ts| LastReading {
+                ts,
+                ac_power_w,
+                status,
+            }),
+            today_kwh,
+        }
     }
 }
 
