@@ -467,6 +467,24 @@ async fn bench(
         packed.devices,
         t.elapsed().as_secs_f64()
     );
+    // After any change to areas, stations or devices, each API process reloads the ledger
+    // into memory once, while its requests that need the ledger wait (ledger::cache).
+    let mut reloads = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let ledger = pvledger::ledger::cache::LedgerCache::default()
+            .get(&store)
+            .await
+            .unwrap();
+        reloads.push((t.elapsed().as_secs_f64() * 1e3, ledger.stations().len()));
+    }
+    let ms: Vec<f64> = reloads.iter().map(|r| r.0).collect();
+    eprintln!(
+        "{backend}: the ledger ({} stations) loaded into memory in {:.0}-{:.0} ms (5 loads)",
+        reloads[0].1,
+        ms.iter().copied().fold(f64::INFINITY, f64::min),
+        ms.iter().copied().fold(0.0, f64::max)
+    );
     pvledger::auth::accounts::add_user(&store, "bench-admin", "admin", None, "bench")
         .await
         .unwrap();
