@@ -186,6 +186,9 @@ pub struct MqttConfig {
     pub shared_group: String,
     /// Received messages held in memory at most (MiB); the rest waits at the broker.
     pub max_pending_mb: usize,
+    /// Requests (acknowledgements above all) queued for the MQTT client's event loop; when
+    /// the queue is full, acknowledging waits for room.
+    pub request_queue: usize,
 }
 
 impl MqttConfig {
@@ -491,6 +494,9 @@ impl Config {
                 "mqtt.topic_prefix",
                 "must be non-empty and free of MQTT wildcards".into(),
             ));
+        }
+        if self.mqtt.request_queue == 0 {
+            return Err(invalid("mqtt.request_queue", "must be at least 1".into()));
         }
         for (key, v) in [
             ("http.session_idle_minutes", self.http.session_idle_minutes),
@@ -802,6 +808,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`settlement.vat_rate`"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_mqtt_request_queue_is_refused_with_its_key() {
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(c.mqtt.request_queue, 256);
+        let err = Config::load_from(None, env(&[("PVLEDGER__MQTT__REQUEST_QUEUE", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`mqtt.request_queue`"), "{err}");
+        assert!(err.contains("at least 1"), "{err}");
     }
 
     #[test]

@@ -70,6 +70,49 @@ async fn a_flood_beyond_the_backlog_bound_is_shed_and_sent_again(db: TestDb) {
     assert_eq!(stored(&db.store).await, 30_000);
 }
 
+/// The same flood with a request queue of one: each acknowledgement waits for the client's
+/// event loop to take the one before, and the disconnect that fetches the shed messages
+/// again must find room among them. Still every reading is stored once, the backlog
+/// empties, and the waits are counted.
+async fn a_full_request_queue_delays_acknowledgements_and_loses_nothing(db: TestDb) {
+    import_dir(&db.store, &example_dir(), "test", false)
+        .await
+        .unwrap();
+    let broker = durable();
+    let prefix = unique("pvqueue");
+    let app = TestApp::spawn_with(&db, |c| {
+        c.mqtt.url = broker.url();
+        c.mqtt.client_id = unique("pvledger-queue");
+        c.mqtt.topic_prefix = prefix.clone();
+        c.mqtt.max_pending_mb = 1;
+        c.mqtt.request_queue = 1;
+    })
+    .await;
+    subscribed(&app.base).await;
+
+    publish_all(broker.port, telemetry_payloads(&prefix, 3_000, 10)).await;
+    eventually(180, "30,000 stored readings", || async {
+        (stored(&db.store).await == 30_000).then_some(())
+    })
+    .await;
+    eventually(10, "an empty backlog", || async {
+        let text = metrics_of(&app.base).await;
+        (metric(&text, "pvledger_mqtt_pending_messages") == 0.0).then_some(())
+    })
+    .await;
+    let text = metrics_of(&app.base).await;
+    assert!(
+        metric(&text, "pvledger_mqtt_ack_waits_total") > 0.0,
+        "the queue of one was never full: {text}"
+    );
+    assert!(metric(&text, "pvledger_mqtt_shed_total") > 0.0, "{text}");
+    assert!(
+        metric(&text, "pvledger_mqtt_reconnects_total") >= 1.0,
+        "{text}"
+    );
+    assert_eq!(stored(&db.store).await, 30_000);
+}
+
 /// The broker is stopped and started again while gateways publish: the service reconnects
 /// to its persistent session and is sent what the broker kept; the gateways resend what
 /// the broker had not acknowledged.
@@ -122,6 +165,7 @@ async fn a_broker_restart_during_ingest_loses_nothing(db: TestDb) {
 
 both_backends!(
     a_flood_beyond_the_backlog_bound_is_shed_and_sent_again,
+    a_full_request_queue_delays_acknowledgements_and_loses_nothing,
     a_broker_restart_during_ingest_loses_nothing
 );
 

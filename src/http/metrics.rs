@@ -195,6 +195,12 @@ fn mqtt(e: &mut Exposition, state: &AppState) {
         "Connections to the broker after the first.",
     )
     .sample("pvledger_mqtt_reconnects_total", &[], m.reconnects() as f64);
+    e.family(
+        "pvledger_mqtt_ack_waits_total",
+        Kind::Counter,
+        "Acknowledgements that waited for room in the MQTT client's request queue (mqtt.request_queue).",
+    )
+    .sample("pvledger_mqtt_ack_waits_total", &[], m.ack_waits() as f64);
 }
 
 /// Per device class: devices, devices failing now, good and failed polls, poll durations.

@@ -47,6 +47,8 @@ pub struct MqttState {
     pending_messages: AtomicUsize,
     shed: AtomicU64,
     reconnects: AtomicU64,
+    /// Acknowledgements that found the client's request queue full and waited for room.
+    ack_waits: AtomicU64,
     /// Set when a message could not be committed: only a new connection makes the broker
     /// send an unacknowledged message again.
     redeliver: std::sync::atomic::AtomicBool,
@@ -94,6 +96,11 @@ impl MqttState {
     /// Connections made after the first.
     pub fn reconnects(&self) -> u64 {
         self.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// Acknowledgements that waited for room in the client's request queue.
+    pub fn ack_waits(&self) -> u64 {
+        self.ack_waits.load(Ordering::Relaxed)
     }
 
     fn hold(&self, size: usize) {
@@ -149,7 +156,7 @@ pub async fn run(
         options.set_credentials(&config.username, &config.password);
     }
     options.set_inflight(200);
-    let (client, eventloop) = AsyncClient::new(options, 256);
+    let (client, eventloop) = AsyncClient::new(options, config.request_queue);
 
     let (pub_tx, pub_rx) = mpsc::unbounded_channel::<Received>();
     let (ack_tx, ack_rx) = mpsc::channel::<(Received, Outcome)>(PIPELINE);
@@ -415,7 +422,16 @@ async fn acknowledge(
         if received.epoch != state.epoch.load(Ordering::SeqCst) {
             continue;
         }
-        if let Err(e) = client.ack(&received.publish).await {
+        // A full request queue (`mqtt.request_queue`) makes the acknowledgement wait for
+        // room; the event loop drains the queue on its own, so the wait ends.
+        let sent = match client.try_ack(&received.publish) {
+            Err(rumqttc::ClientError::TryRequest(_)) => {
+                state.ack_waits.fetch_add(1, Ordering::Relaxed);
+                client.ack(&received.publish).await
+            }
+            other => other,
+        };
+        if let Err(e) = sent {
             tracing::warn!(error = %e, "could not acknowledge an MQTT message; the broker will redeliver it");
         }
     }
@@ -483,6 +499,7 @@ mod tests {
             client_key_file: String::new(),
             shared_group: String::new(),
             max_pending_mb: 64,
+            request_queue: 256,
         };
         assert_eq!(
             filters(&config),
