@@ -319,7 +319,9 @@ async fn load_dataset(store: &Store, size: &Size, today: NaiveDate, now: DateTim
         readings,
     )
     .await;
-    // What autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) would have done by now.
+    // What autovacuum would have done by now on PostgreSQL. The service never analyses
+    // SQLite; an operator may, and that is the state that once cost a re-compile per request
+    // (see .cargo/config.toml). Unanalysed, SQLite gave the same figures (session 12).
     match store {
         Store::Sqlite(p) => sqlx::raw_sql("ANALYZE").execute(p).await.map(|_| ()),
         Store::Postgres(p) => sqlx::raw_sql("VACUUM ANALYZE").execute(p).await.map(|_| ()),
