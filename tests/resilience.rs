@@ -28,32 +28,43 @@ async fn subscribed(base: &str) {
     .await;
 }
 
-/// More than the receiver may hold arrives at once: it takes what fits in
-/// `mqtt.max_pending_mb`, leaves the rest unacknowledged at the broker, reconnects once it
-/// has room and is sent the rest again. Before, a flood like this deadlocked the receiver.
-async fn a_flood_beyond_the_backlog_bound_is_shed_and_sent_again(db: TestDb) {
+/// Floods a service whose backlog holds 1 MiB with about 4 MB of payloads (3,000 messages
+/// of 10 readings), its MQTT client's request queue `request_queue` long. Waits until all
+/// 30,000 readings are stored and the backlog is empty, and returns the metrics then.
+async fn flood(db: &TestDb, request_queue: usize) -> String {
     import_dir(&db.store, &example_dir(), "test", false)
         .await
         .unwrap();
     let broker = durable();
     let prefix = unique("pvflood");
-    let app = TestApp::spawn_with(&db, |c| {
+    let app = TestApp::spawn_with(db, |c| {
         c.mqtt.url = broker.url();
         c.mqtt.client_id = unique("pvledger-flood");
         c.mqtt.topic_prefix = prefix.clone();
         c.mqtt.max_pending_mb = 1;
+        c.mqtt.request_queue = request_queue;
     })
     .await;
     subscribed(&app.base).await;
 
-    // About 4 MB of payloads against a 1 MiB bound.
     publish_all(broker.port, telemetry_payloads(&prefix, 3_000, 10)).await;
     eventually(180, "30,000 stored readings", || async {
         (stored(&db.store).await == 30_000).then_some(())
     })
     .await;
+    eventually(10, "an empty backlog", || async {
+        let text = metrics_of(&app.base).await;
+        (metric(&text, "pvledger_mqtt_pending_messages") == 0.0).then_some(())
+    })
+    .await;
+    metrics_of(&app.base).await
+}
 
-    let text = metrics_of(&app.base).await;
+/// More than the receiver may hold arrives at once: it takes what fits in
+/// `mqtt.max_pending_mb`, leaves the rest unacknowledged at the broker, reconnects once it
+/// has room and is sent the rest again. Before, a flood like this deadlocked the receiver.
+async fn a_flood_beyond_the_backlog_bound_is_shed_and_sent_again(db: TestDb) {
+    let text = flood(&db, 256).await;
     assert!(metric(&text, "pvledger_mqtt_shed_total") > 0.0, "{text}");
     assert!(
         metric(&text, "pvledger_mqtt_reconnects_total") >= 1.0,
@@ -61,11 +72,6 @@ async fn a_flood_beyond_the_backlog_bound_is_shed_and_sent_again(db: TestDb) {
     );
     assert!(metric(&text, "pvledger_ingest_readings_accepted_total") >= 30_000.0);
     assert!(metric(&text, "pvledger_ingest_batch_seconds_count") >= 1.0);
-    eventually(10, "an empty backlog", || async {
-        let text = metrics_of(&app.base).await;
-        (metric(&text, "pvledger_mqtt_pending_messages") == 0.0).then_some(())
-    })
-    .await;
     // Nothing was lost or stored twice, and nothing was refused.
     assert_eq!(stored(&db.store).await, 30_000);
 }
@@ -75,32 +81,7 @@ async fn a_flood_beyond_the_backlog_bound_is_shed_and_sent_again(db: TestDb) {
 /// again must find room among them. Still every reading is stored once, the backlog
 /// empties, and the waits are counted.
 async fn a_full_request_queue_delays_acknowledgements_and_loses_nothing(db: TestDb) {
-    import_dir(&db.store, &example_dir(), "test", false)
-        .await
-        .unwrap();
-    let broker = durable();
-    let prefix = unique("pvqueue");
-    let app = TestApp::spawn_with(&db, |c| {
-        c.mqtt.url = broker.url();
-        c.mqtt.client_id = unique("pvledger-queue");
-        c.mqtt.topic_prefix = prefix.clone();
-        c.mqtt.max_pending_mb = 1;
-        c.mqtt.request_queue = 1;
-    })
-    .await;
-    subscribed(&app.base).await;
-
-    publish_all(broker.port, telemetry_payloads(&prefix, 3_000, 10)).await;
-    eventually(180, "30,000 stored readings", || async {
-        (stored(&db.store).await == 30_000).then_some(())
-    })
-    .await;
-    eventually(10, "an empty backlog", || async {
-        let text = metrics_of(&app.base).await;
-        (metric(&text, "pvledger_mqtt_pending_messages") == 0.0).then_some(())
-    })
-    .await;
-    let text = metrics_of(&app.base).await;
+    let text = flood(&db, 1).await;
     assert!(
         metric(&text, "pvledger_mqtt_ack_waits_total") > 0.0,
         "the queue of one was never full: {text}"
